@@ -1,0 +1,46 @@
+"""The dialog-agent protocol: who speaks, not who decides (agents know nothing of RL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class DialogContext:
+    """Everything an agent may read before it speaks one turn.
+
+    Attributes:
+        history: The utterances so far, oldest first, speakers alternating. For a
+            partner it ends with the question to answer; for an interviewer it ends
+            with the partner's last answer (or is empty on the first turn).
+        persona: The speaker's own persona facts (empty for an interviewer).
+        goal: The action-code prompt the interviewer must follow, exactly as the
+            PersonaGPT checkpoint was trained on it (e.g. ``"ask about pets."``);
+            ``None`` for a partner.
+        seed: Per-turn seed so that sampling agents are reproducible per episode,
+            independently of how many episodes share a batch.
+    """
+
+    history: tuple[str, ...] = ()
+    persona: tuple[str, ...] = ()
+    goal: str | None = None
+    seed: int | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+@runtime_checkable
+class DialogAgent(Protocol):
+    """Anything that answers a batch of contexts with one utterance each.
+
+    One call for the whole batch lets a model-backed agent answer every env of a
+    vector env in a single forward pass.
+    """
+
+    def respond(self, contexts: Sequence[DialogContext]) -> list[str]: ...
+
+
+def last_utterance(context: DialogContext) -> str:
+    """The utterance an agent is replying to ('' on an empty history)."""
+    return context.history[-1] if context.history else ""

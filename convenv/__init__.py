@@ -1,0 +1,51 @@
+"""convenv: a Gymnasium environment for training persona-interviewing dialog agents."""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from convenv.actions import DEFAULT_ACTIONS, ActionCode, ActionSet
+from convenv.errors import ConvenvError, DataFileError, InvalidArgumentError, ModelUnavailableError
+from convenv.metrics import METRIC_NAMES, ranking_metrics
+
+__version__ = "0.1.0"
+
+ENV_IDS = {
+    # Train personas: the env policies learn on.
+    "convenv/PersonaInterview-v0": {"split": "train"},
+    # Held-out test personas: evaluation only, never training.
+    "convenv/PersonaInterviewEval-v0": {"split": "test"},
+}
+
+for _env_id, _kwargs in ENV_IDS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point="convenv.env:PersonaInterviewEnv", kwargs=_kwargs)
+
+
+def __getattr__(name: str):
+    # The env pulls in torch-backed agents only when asked for.
+    if name == "PersonaInterviewEnv":
+        from convenv.env import PersonaInterviewEnv
+
+        return PersonaInterviewEnv
+    if name == "BatchedDialogVecEnv":
+        from convenv.vec_env import BatchedDialogVecEnv
+
+        return BatchedDialogVecEnv
+    raise AttributeError(f"module 'convenv' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "ENV_IDS",
+    "METRIC_NAMES",
+    "ActionCode",
+    "ActionSet",
+    "BatchedDialogVecEnv",
+    "ConvenvError",
+    "DataFileError",
+    "InvalidArgumentError",
+    "ModelUnavailableError",
+    "PersonaInterviewEnv",
+    "ranking_metrics",
+]

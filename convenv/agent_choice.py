@@ -1,0 +1,68 @@
+"""Turn ``partner=``/``interviewer=`` arguments (an agent or a name) into agents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from convenv.actions import ActionSet
+from convenv.errors import InvalidArgumentError
+
+AGENT_KINDS = ("retrieval", "personagpt")
+
+
+def resolve_agents(
+    partner,
+    interviewer,
+    identifier,
+    actions: ActionSet,
+    model: str | None = None,
+    device: str = "auto",
+    pool_dialogs: int | None = None,
+):
+    """Return ``(partner, interviewer, identifier)``.
+
+    ``None`` or ``"retrieval"`` picks the shared offline default; ``"personagpt"`` loads
+    PersonaGPT (``model`` is a hub name or a local directory); an object with a
+    ``respond`` method is used as it is.
+    """
+    from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
+
+    needs_default = identifier is None or any(
+        a is None or a == "retrieval" for a in (partner, interviewer)
+    )
+    defaults = (
+        default_components(pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(actions))
+        if needs_default
+        else None
+    )
+    shared_gpt: dict = {}
+
+    def one(agent, role: str):
+        if agent is None or agent == "retrieval":
+            return getattr(defaults, role)
+        if agent == "personagpt":
+            if "model" not in shared_gpt:
+                from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
+
+                # One model instance serves both roles.
+                shared_gpt["model"] = PersonaGPTAgent(model or DEFAULT_MODEL, device=device)
+            return shared_gpt["model"]
+        if isinstance(agent, str):
+            raise InvalidArgumentError(f"{role}={agent!r}; pass one of {AGENT_KINDS} or an agent.")
+        if not callable(getattr(agent, "respond", None)):
+            raise InvalidArgumentError(
+                f"{role}={agent!r} has no respond(contexts) method; pass a DialogAgent."
+            )
+        return agent
+
+    return (
+        one(partner, "partner"),
+        one(interviewer, "interviewer"),
+        identifier if identifier is not None else defaults.identifier,
+    )
+
+
+def check_kinds(names: Sequence[str]) -> None:
+    for name in names:
+        if name not in AGENT_KINDS:
+            raise InvalidArgumentError(f"agent kind {name!r}; pass one of {AGENT_KINDS}.")

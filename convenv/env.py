@@ -1,0 +1,153 @@
+"""PersonaInterviewEnv: learn which questions reveal who the partner is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from convenv.actions import ActionCode, ActionSet, as_action_set
+from convenv.agent_choice import resolve_agents
+from convenv.errors import InvalidArgumentError
+from convenv.interview import InterviewEngine, InterviewEpisode
+from convenv.personachat import SPLITS, Persona, as_persona, fact_pool, load_personas
+
+
+def persona_pool(
+    split: str, personas: Sequence[Sequence[str]] | None
+) -> tuple[tuple[Persona, ...], tuple[str, ...]]:
+    """The personas an env samples from and the facts its negatives come from."""
+    if split not in SPLITS:
+        raise InvalidArgumentError(f"split={split!r}; pass one of {SPLITS}.")
+    split_personas = load_personas(split)
+    if personas is None:
+        chosen = split_personas
+    else:
+        if isinstance(personas, str) or len(personas) == 0:
+            raise InvalidArgumentError(
+                "personas must be a non-empty list of personas (each a list of facts)."
+            )
+        chosen = tuple(as_persona(p, f"personas[{i}]") for i, p in enumerate(personas))
+    return chosen, fact_pool([*split_personas, *chosen])
+
+
+class PersonaInterviewEnv(gym.Env):
+    """An interviewer policy chooses what to ask; it is rewarded for identifying the partner.
+
+    ## Description
+    Each episode a partner persona (3–5 Persona-Chat facts) is drawn. Each turn the
+    policy picks an action code; the interviewer asks a question for it; the partner
+    answers in character; an identifier ranks candidate facts (the partner's facts
+    plus ``n_negatives`` wrong ones) by similarity to everything the partner said.
+
+    ## Action Space
+    ``Discrete(len(actions))``: index into the action codes (11 by default: family,
+    pets, work, marital status, travel, age and gender, hobbies, food, movies, music,
+    politics).
+
+    ## Observation Space
+    ``Box(-1, 1, (dim + n_actions + 1,), float32)``: the mean sentence embedding of
+    the partner's answers (``dim`` = 384 for MiniLM), the fraction of turns each code
+    was used, and the fraction of the episode elapsed.
+
+    ## Rewards
+    ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default
+    recall@5) this turn, so an episode's return is its final metric.
+    ``"terminal"``: the final metric at the last turn, 0 before.
+
+    ## Starting State
+    A persona drawn from the ``split`` pool with ``self.np_random`` (or pinned by
+    ``options={"persona": [...]}`` / ``{"persona_index": i}``), and candidates drawn
+    once for the episode. Nothing has been said.
+
+    ## Episode End
+    Terminated after ``max_turns`` questions (default 8); never truncated.
+
+    ## Arguments
+    partner, interviewer: a DialogAgent, ``"retrieval"`` (offline default) or
+    ``"personagpt"``. identifier: a PersonaIdentifier (default: MiniLM, max over
+    sentences). actions: an ActionSet or list of codes. split: ``"train"`` or
+    ``"test"`` personas. personas: your own persona list instead. model: PersonaGPT
+    hub name or directory. render_mode: ``"ansi"`` for the transcript.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        partner: Any = None,
+        interviewer: Any = None,
+        identifier: Any = None,
+        actions: ActionSet | Sequence[ActionCode | str] | None = None,
+        split: str = "train",
+        personas: Sequence[Sequence[str]] | None = None,
+        max_turns: int = 8,
+        n_negatives: int = 20,
+        reward_mode: str = "delta",
+        reward_metric: str = "recall@5",
+        render_mode: str | None = None,
+        model: str | None = None,
+        device: str = "auto",
+        pool_dialogs: int | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise InvalidArgumentError(
+                f"render_mode={render_mode!r}; pass None or one of {self.metadata['render_modes']}."
+            )
+        self.render_mode = render_mode
+        self.split = split
+        self.personas, self.facts = persona_pool(split, personas)
+        action_set = as_action_set(actions)
+        partner, interviewer, identifier = resolve_agents(
+            partner, interviewer, identifier, action_set, model, device, pool_dialogs
+        )
+        self.engine = InterviewEngine(
+            action_set, partner, interviewer, identifier,
+            max_turns=max_turns, n_negatives=n_negatives,
+            reward_mode=reward_mode, reward_metric=reward_metric,
+        )  # fmt: skip
+        self.action_space = self.engine.action_space
+        self.observation_space = self.engine.observation_space
+        self.episode: InterviewEpisode | None = None
+
+    @classmethod
+    def sharing(cls, other: PersonaInterviewEnv) -> PersonaInterviewEnv:
+        """A new env that shares ``other``'s engine (and so its models) and persona pool."""
+        env = cls.__new__(cls)
+        env.render_mode = other.render_mode
+        env.split = other.split
+        env.personas, env.facts = other.personas, other.facts
+        env.engine = other.engine
+        env.action_space = other.action_space
+        env.observation_space = other.observation_space
+        env.episode = None
+        return env
+
+    @property
+    def actions(self) -> ActionSet:
+        return self.engine.actions
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.episode = self.engine.start(self.np_random, self.personas, self.facts, options)
+        return self.engine.observation(self.episode), {
+            "persona": self.episode.persona,
+            "candidates": self.episode.candidates,
+        }
+
+    def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.episode is None:
+            raise InvalidArgumentError("step() called before reset(); call env.reset() first.")
+        result = self.engine.step([self.episode], [action])[0]
+        return result.observation, result.reward, result.terminated, False, result.info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self.episode is None:
+            return "(no episode yet: call reset())\n"
+        return self.engine.transcript(self.episode)

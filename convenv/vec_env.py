@@ -1,0 +1,116 @@
+"""BatchedDialogVecEnv: N interviews, one batched model call per stage per step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+
+from convenv.env import PersonaInterviewEnv
+from convenv.errors import InvalidArgumentError
+
+
+class BatchedDialogVecEnv(VecEnv):
+    """An SB3 ``VecEnv`` of N :class:`PersonaInterviewEnv` that share one set of models.
+
+    Resets go through each sub-env's own ``reset`` (so seeds and personas are exactly
+    those of N independent envs); steps run the interviewer, the partner and the
+    identifier once for all N episodes through the sub-envs' shared engine.
+    Finished episodes reset themselves; their last observation is in
+    ``info["terminal_observation"]`` and ``info["TimeLimit.truncated"]`` is set as in
+    SB3's ``DummyVecEnv``.
+
+    Args:
+        n_envs: Number of parallel interviews.
+        env: A template env whose engine is shared (default: built from ``env_kwargs``).
+        **env_kwargs: Arguments of :class:`PersonaInterviewEnv`.
+    """
+
+    def __init__(self, n_envs: int = 8, env: PersonaInterviewEnv | None = None, **env_kwargs: Any):
+        if not isinstance(n_envs, int) or n_envs < 1:
+            raise InvalidArgumentError(f"n_envs={n_envs!r}; pass a positive integer.")
+        if env is not None and env_kwargs:
+            raise InvalidArgumentError("pass either env or env_kwargs, not both.")
+        first = env if env is not None else PersonaInterviewEnv(**env_kwargs)
+        self.envs = [first] + [PersonaInterviewEnv.sharing(first) for _ in range(n_envs - 1)]
+        self.engine = first.engine
+        super().__init__(n_envs, first.observation_space, first.action_space)
+        self.render_mode = first.render_mode
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        observations = []
+        for i, env in enumerate(self.envs):
+            options = {"options": self._options[i]} if self._options[i] else {}
+            obs, self.reset_infos[i] = env.reset(seed=self._seeds[i], **options)
+            observations.append(obs)
+        self._reset_seeds()
+        self._reset_options()
+        return np.stack(observations)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions).reshape(self.num_envs)
+
+    def step_wait(self):
+        if self._actions is None:
+            raise InvalidArgumentError("step_wait() without step_async(actions); call step().")
+        if any(env.episode is None for env in self.envs):
+            raise InvalidArgumentError("step() called before reset(); call reset() first.")
+        results = self.engine.step([env.episode for env in self.envs], list(self._actions))
+        self._actions = None
+        observations = np.empty((self.num_envs, *self.observation_space.shape), np.float32)
+        rewards = np.empty(self.num_envs, np.float32)
+        dones = np.empty(self.num_envs, bool)
+        infos = []
+        for i, (env, result) in enumerate(zip(self.envs, results, strict=True)):
+            info = result.info
+            info["TimeLimit.truncated"] = False  # interviews end by design, never by a time limit
+            if result.terminated:
+                info["terminal_observation"] = result.observation
+                observations[i], self.reset_infos[i] = env.reset()
+            else:
+                observations[i] = result.observation
+            rewards[i], dones[i] = result.reward, result.terminated
+            infos.append(info)
+        return observations, rewards, dones, infos
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def _targets(self, indices: VecEnvIndices) -> list[PersonaInterviewEnv]:
+        return [self.envs[i] for i in self._get_indices(indices)]
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(env, attr_name) for env in self._targets(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        for env in self._targets(indices):
+            setattr(env, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs
+    ) -> list[Any]:
+        return [
+            getattr(env, method_name)(*method_args, **method_kwargs)
+            for env in self._targets(indices)
+        ]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        # The sub-envs are bare PersonaInterviewEnv objects: nothing wraps them.
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in self.envs]  # text env: use render() for transcripts
+
+    def render(self, mode: str | None = None) -> str | None:
+        """The transcripts of all sub-envs (``render_mode="ansi"``)."""
+        texts = [env.render() for env in self.envs]
+        if any(t is None for t in texts):
+            return None
+        return "\n".join(f"--- env {i} ---\n{t}" for i, t in enumerate(texts))

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from convenv.errors import InvalidArgumentError
+from convenv.metrics import bootstrap_ci, mean_metrics, ranking_metrics
+
+
+def test_metrics_match_hand_computed_ranking():
+    # 3 true facts among 12 candidates; ranking by score puts them at ranks 2, 4 and 11.
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.2, 0.1, 0.05, 0.0])
+    truth = np.zeros(12, bool)
+    truth[[1, 3, 10]] = True
+    m = ranking_metrics(scores, truth)
+    assert m["precision@1"] == 0.0
+    assert m["precision@5"] == pytest.approx(2 / 5)
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["recall@10"] == pytest.approx(2 / 3)
+    assert m["mrr"] == pytest.approx(1 / 2)
+
+
+def test_perfect_ranking_and_shuffled_input():
+    rng = np.random.default_rng(0)
+    truth = np.array([True] * 4 + [False] * 20)
+    order = rng.permutation(24)
+    scores = truth.astype(float)[order] + 0.01 * rng.random(24)
+    m = ranking_metrics(scores, truth[order])
+    assert m == {
+        "precision@1": 1.0,
+        "precision@5": pytest.approx(4 / 5),
+        "recall@5": 1.0,
+        "recall@10": 1.0,
+        "mrr": 1.0,
+    }
+
+
+def test_ties_keep_candidate_order():
+    m = ranking_metrics([0.0, 0.0, 0.0], [False, True, False])
+    assert m["mrr"] == pytest.approx(1 / 2)
+    assert m["precision@1"] == 0.0
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(InvalidArgumentError, match="no true candidate"):
+        ranking_metrics([1.0, 2.0], [False, False])
+    with pytest.raises(InvalidArgumentError, match="same 1-D shape"):
+        ranking_metrics([1.0, 2.0], [True])
+    with pytest.raises(InvalidArgumentError):
+        mean_metrics([])
+
+
+def test_bootstrap_interval_contains_mean_and_narrows_with_data():
+    rng = np.random.default_rng(1)
+    small = rng.random(20)
+    large = rng.random(2000)
+    mean, low, high = bootstrap_ci(small)
+    assert low <= mean <= high
+    _, low2, high2 = bootstrap_ci(large)
+    assert (high2 - low2) < (high - low)
+    assert bootstrap_ci(small, seed=3) == bootstrap_ci(small, seed=3)

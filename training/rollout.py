@@ -1,0 +1,93 @@
+"""Run whole episodes of a policy against an env's engine, many at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from gymnasium.utils import seeding
+from tqdm.auto import tqdm
+
+from convenv.env import PersonaInterviewEnv
+from convenv.interview import InterviewEpisode
+from policies.base import ActionPolicy
+
+
+@dataclass
+class EpisodeRecord:
+    """One finished interview, as written to self-play files."""
+
+    seed: int
+    persona: list[str]
+    candidates: list[str]
+    is_true: list[bool]
+    actions: list[int]
+    codes: list[str]
+    utterances: list[str]
+    metrics: list[dict[str, float]]
+    policy: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def final_metrics(self) -> dict[str, float]:
+        return self.metrics[-1]
+
+
+def run_episodes(
+    env: PersonaInterviewEnv,
+    policy: ActionPolicy,
+    seeds: Sequence[int],
+    options: Sequence[Mapping | None] | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> Iterator[EpisodeRecord]:
+    """Play one episode per seed, ``batch_size`` at a time, yielding each as it ends.
+
+    Episode ``k`` is the one ``env.reset(seed=seeds[k], options=options[k])`` would
+    start, so results do not depend on ``batch_size``.
+    """
+    engine = env.engine
+    options = list(options) if options is not None else [None] * len(seeds)
+    queue = list(range(len(seeds)))[::-1]
+    lanes: list[tuple[int, InterviewEpisode] | None] = [None] * min(batch_size, len(seeds))
+    bar = tqdm(total=len(seeds), desc=f"episodes ({policy.name})", disable=not progress)
+    observations = np.zeros((len(lanes), *engine.observation_space.shape), np.float32)
+
+    def fill(lane: int) -> None:
+        if not queue:
+            lanes[lane] = None
+            return
+        k = queue.pop()
+        rng, _ = seeding.np_random(int(seeds[k]))
+        episode = engine.start(rng, env.personas, env.facts, options[k])
+        lanes[lane] = (k, episode)
+        observations[lane] = engine.observation(episode)
+        policy.begin_episode(lane, episode.persona)
+
+    for lane in range(len(lanes)):
+        fill(lane)
+    while any(lanes):
+        active = [i for i, slot in enumerate(lanes) if slot is not None]
+        actions = policy.act(observations[active])
+        results = engine.step([lanes[i][1] for i in active], list(actions))
+        for lane, result in zip(active, results, strict=True):
+            observations[lane] = result.observation
+            if result.terminated:
+                k, episode = lanes[lane]
+                yield EpisodeRecord(
+                    seed=int(seeds[k]),
+                    persona=list(episode.persona),
+                    candidates=list(episode.candidates),
+                    is_true=[bool(t) for t in episode.is_true],
+                    actions=list(episode.actions),
+                    codes=[engine.actions[a].prompt for a in episode.actions],
+                    utterances=list(episode.history),
+                    metrics=list(episode.metrics),
+                    policy=policy.name,
+                )
+                bar.update(1)
+                fill(lane)
+    bar.close()
