@@ -42,7 +42,13 @@ def resolve_agents(
             return getattr(defaults, role)
         if agent == "personagpt":
             if "model" not in shared_gpt:
-                from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
+                try:
+                    from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
+                except ImportError as err:
+                    raise InvalidArgumentError(
+                        f"{role}='personagpt': this convenv version has no PersonaGPT agent yet; "
+                        "use 'retrieval' (the offline default)."
+                    ) from err
 
                 # One model instance serves both roles.
                 shared_gpt["model"] = PersonaGPTAgent(model or DEFAULT_MODEL, device=device)

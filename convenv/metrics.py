@@ -2,7 +2,9 @@
 
 Definitions follow convogym (the PersonaGPT authors' gym): precision@k is the number
 of true facts among the top k divided by k; recall@k divides the same count by the
-number of true facts. MRR is the reciprocal rank of the best-ranked true fact.
+number of true facts. MRR is the reciprocal rank of the best-ranked true fact. AUC is
+the fraction of (true, wrong) fact pairs ranked the right way round: a smooth reward
+that credits every fact revealed, not just those crossing a top-k boundary.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import numpy as np
 
 from convenv.errors import InvalidArgumentError
 
-METRIC_NAMES: tuple[str, ...] = ("precision@1", "precision@5", "recall@5", "recall@10", "mrr")
+METRIC_NAMES: tuple[str, ...] = (
+    "precision@1", "precision@5", "recall@5", "recall@10", "mrr", "auc",
+)  # fmt: skip
 
 
 def rank_order(scores: np.ndarray) -> np.ndarray:
@@ -56,7 +60,17 @@ def ranking_metrics(
         "recall@5": recall(5),
         "recall@10": recall(10),
         "mrr": 1.0 / (int(np.argmax(hits)) + 1),
+        "auc": _pairwise_auc(hits),
     }
+
+
+def _pairwise_auc(hits: np.ndarray) -> float:
+    """Fraction of (true, wrong) pairs where the true fact ranks higher."""
+    n_true, n_wrong = int(hits.sum()), int((~hits).sum())
+    if n_wrong == 0:
+        return 1.0
+    wrong_below = np.cumsum((~hits)[::-1])[::-1]  # wrong facts at or below each position
+    return float(wrong_below[hits].sum()) / (n_true * n_wrong)
 
 
 def mean_metrics(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:

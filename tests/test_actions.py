@@ -7,14 +7,23 @@ from convenv.errors import InvalidArgumentError
 
 def test_default_codes_are_personagpts_training_prompts():
     assert [a.prompt for a in DEFAULT_ACTIONS] == [
-        "ask about kids.", "ask about pets.", "talk about work.", "ask about marital status.",
-        "talk about travel.", "ask about age and gender.", "ask about hobbies.",
-        "ask about favorite food.", "talk about movies.", "talk about music.",
+        "ask about kids.",
+        "ask about pets.",
+        "talk about work.",
+        "ask about marital status.",
+        "talk about travel.",
+        "ask about age and gender.",
+        "ask about hobbies.",
+        "ask about favorite food.",
+        "talk about movies.",
+        "talk about music.",
         "talk about politics.",
-    ]  # fmt: skip
+    ]
     assert [a.label for a in DEFAULT_ACTIONS][:3] == [
-        "ask about family", "ask about pets", "talk about work",
-    ]  # fmt: skip
+        "ask about family",
+        "ask about pets",
+        "talk about work",
+    ]
 
 
 def test_custom_action_set_from_strings():

@@ -58,8 +58,9 @@ def test_spaces_and_episode_shape(stub_env_kwargs):
 
 
 def test_terminal_reward_mode(stub_env_kwargs):
-    env = PersonaInterviewEnv(**stub_env_kwargs, max_turns=2, reward_mode="terminal",
-                              reward_metric="mrr")  # fmt: skip
+    env = PersonaInterviewEnv(
+        **stub_env_kwargs, max_turns=2, reward_mode="terminal", reward_metric="mrr"
+    )
     env.reset(seed=0)
     _, r1, *_ = env.step(0)
     _, r2, _, _, info = env.step(2)

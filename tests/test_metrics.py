@@ -16,6 +16,8 @@ def test_metrics_match_hand_computed_ranking():
     assert m["recall@5"] == pytest.approx(2 / 3)
     assert m["recall@10"] == pytest.approx(2 / 3)
     assert m["mrr"] == pytest.approx(1 / 2)
+    # 9 wrong facts: ranks 2 and 4 are above 8 and 7 of them, rank 11 above 1
+    assert m["auc"] == pytest.approx((8 + 7 + 1) / (3 * 9))
 
 
 def test_perfect_ranking_and_shuffled_input():
@@ -30,6 +32,7 @@ def test_perfect_ranking_and_shuffled_input():
         "recall@5": 1.0,
         "recall@10": 1.0,
         "mrr": 1.0,
+        "auc": 1.0,
     }
 
 

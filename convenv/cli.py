@@ -1,0 +1,40 @@
+"""The ``convenv`` console script: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Subcommand → module with a main(argv); imported only when used (training depends on
+# convenv, not the other way round, and heavy imports stay out of --help).
+SUBCOMMANDS = {
+    "main": ("training.main_job", "train PPO on the offline default, then benchmark it"),
+    "train": ("training.train_policy", "train an action policy with Stable-Baselines3"),
+    "selfplay": ("training.selfplay", "generate episodes as JSON Lines"),
+    "bench": ("training.bench", "persona-authentication benchmark on test personas"),
+    "chat": ("training.chat", "talk to the persona partner yourself"),
+    "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: convenv <command> [options]   (convenv <command> --help)", "", "commands:"]
+    lines += [f"  {name:10s} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in SUBCOMMANDS:
+        print(f"convenv: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[command][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

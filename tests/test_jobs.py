@@ -1,0 +1,212 @@
+"""Each subcommand's main() on a small configuration; outputs parse back."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from convenv import cli
+from convenv.env import PersonaInterviewEnv
+from training import bench, chat, selfplay, train_policy
+from training.jsonl import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+
+def test_cli_lists_subcommands_and_rejects_unknown(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "selfplay" in capsys.readouterr().out
+    assert cli.main(["fly"]) == 2
+    assert "unknown command 'fly'" in capsys.readouterr().err
+
+
+def test_train_saves_model_settings_and_logs(tmp_path, default_components):
+    out = tmp_path / "train"
+    code = train_policy.main(
+        [
+            "--timesteps",
+            "256",
+            "--n-envs",
+            "4",
+            "--max-turns",
+            "4",
+            "--eval-every",
+            "128",
+            "--eval-episodes",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["algorithm"] == "ppo" and settings["timesteps"] == 256
+    with (out / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert "identification/recall@5" in rows[-1]
+    assert any(row["eval/mean_reward"] for row in rows)
+    assert list(out.glob("events.out.tfevents*"))  # TensorBoard
+    assert (out / "model.zip").exists() and (out / "best" / "best_model.zip").exists()
+
+
+@pytest.mark.parametrize("algorithm", ["dqn", "a2c"])
+def test_other_algorithms_train(tmp_path, default_components, algorithm):
+    config = train_policy.TrainConfig(
+        algorithm=algorithm,
+        timesteps=128,
+        n_envs=4,
+        max_turns=4,
+        eval_every=10_000,
+        eval_episodes=4,
+        out=str(tmp_path),
+        progress=False,
+    )
+    assert train_policy.train(config).exists()
+
+
+def test_train_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="algorithm='sac'"):
+        train_policy.TrainConfig(algorithm="sac")
+    with pytest.raises(ValueError, match="n_envs=0"):
+        train_policy.TrainConfig(n_envs=0)
+
+
+def test_bench_outputs_and_determinism(tmp_path, default_components, capsys):
+    args = [
+        "--policies",
+        "random",
+        "round-robin",
+        "oracle",
+        "fixed:2",
+        "--limit",
+        "12",
+        "--max-turns",
+        "4",
+        "--no-progress",
+    ]
+    assert bench.main([*args, "--out", str(tmp_path / "a")]) == 0
+    table = capsys.readouterr().out
+    assert "| round-robin |" in table and "| oracle |" in table
+    assert bench.main([*args, "--out", str(tmp_path / "b")]) == 0
+    first = (tmp_path / "a" / "results.csv").read_text()
+    assert first == (tmp_path / "b" / "results.csv").read_text()
+    rows = list(csv.DictReader(first.splitlines()))
+    assert {r["policy"] for r in rows} == {"random", "round-robin", "oracle", "fixed:2"}
+    assert all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in rows)
+    assert all(r["episodes"] == "12" for r in rows)
+    curves = list(csv.DictReader((tmp_path / "a" / "curves.csv").open()))
+    assert len(curves) == 4 * 4
+    png = (tmp_path / "a" / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+
+def test_bench_is_independent_of_batch_size(default_components):
+    env = PersonaInterviewEnv(split="test", personas=None, max_turns=3)
+    from policies import RandomPolicy
+
+    small = bench.benchmark(env, [RandomPolicy(11, 5)], batch_size=1, progress=False)
+    # a RandomPolicy draws per act() call, so compare a policy that does not: round robin
+    from policies import RoundRobinPolicy
+
+    a = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=1, progress=False)[0]
+    b = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=16, progress=False)[0]
+    assert a.final == b.final and a.curves == b.curves
+    assert small[0].episodes == 118
+
+
+def test_selfplay_writes_parseable_episodes(tmp_path, default_components):
+    out = tmp_path / "episodes.jsonl"
+    assert (
+        selfplay.main(
+            [
+                "--episodes",
+                "6",
+                "--max-turns",
+                "3",
+                "--policy",
+                "round-robin",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    episodes = selfplay.read_episodes(out)
+    assert len(episodes) == 6
+    first = episodes[0]
+    assert len(first.utterances) == 6 and len(first.metrics) == 3
+    assert first.codes == ["ask about kids.", "ask about pets.", "talk about work."]
+    assert sum(first.is_true) == len(first.persona)
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("json", data_files=str(out), split="train")
+    assert loaded.num_rows == 6 and loaded[0]["persona"] == first.persona
+
+
+def test_interrupted_selfplay_keeps_every_finished_episode(tmp_path, default_components):
+    out = tmp_path / "killed.jsonl"
+    code = (
+        "from training import selfplay; selfplay.main(['--episodes', '100000', '--n-envs', '1', "
+        f"'--max-turns', '2', '--out', {str(out)!r}, '--no-progress'])"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
+    deadline = time.time() + 240
+    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 5):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    lines = out.read_text().splitlines()
+    assert len(lines) >= 5
+    rows = list(read_jsonl(out))
+    assert len(rows) >= len(lines) - 1
+    assert all(len(r["metrics"]) == 2 for r in rows)
+
+
+def test_chat_mode_one_with_scripted_person(default_components):
+    answers = iter(["1", "2", "x", ""])
+    printed = []
+    metrics = chat.chat(
+        ("i have a dog.", "i work as a nurse."),
+        mode=1,
+        turns=5,
+        components=default_components,
+        input_fn=lambda _: next(answers),
+        print_fn=printed.append,
+    )
+    text = "\n".join(printed)
+    assert text.count("interviewer:") == 2 and text.count("partner:") == 2
+    assert "pick a number" in text and "identifier's ranking" in text
+    assert set(metrics) >= {"precision@1", "mrr"}
+
+
+def test_chat_main_mode_zero_types_questions(default_components):
+    script = iter(["do you have any pets?", "what do you do for work?", ""])
+    printed = []
+    assert (
+        chat.main(
+            ["--mode", "0", "--persona", "i have a cat.|i am a teacher."],
+            input_fn=lambda _: next(script),
+            print_fn=printed.append,
+        )
+        == 0
+    )
+    assert sum(line.startswith("partner:") for line in printed) == 2
+    assert printed[-1].endswith("i have a cat. | i am a teacher.")
+
+
+def test_fixed_all_makes_one_policy_per_code(default_components):
+    from training.policy_specs import make_policies
+
+    env = PersonaInterviewEnv(split="test")
+    policies = make_policies(["fixed:all"], env)
+    assert len(policies) == 11
+    assert policies[1].act(np.zeros((2, 1))).tolist() == [1, 1]
+    with pytest.raises(ValueError, match="neither a known name"):
+        make_policies(["nonsense"], env)

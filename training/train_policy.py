@@ -1,0 +1,158 @@
+"""``convenv train``: learn an action policy with Stable-Baselines3."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecMonitor
+
+from convenv.errors import InvalidArgumentError
+from convenv.metrics import METRIC_NAMES, check_metric_name
+from convenv.vec_env import BatchedDialogVecEnv
+from policies.sb3 import ALGORITHMS, algorithm_class
+from training.splits import training_personas, validation_personas
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (saved next to the model as ``settings.json``)."""
+
+    algorithm: str = field(default="ppo", metadata={"help": "ppo, dqn or a2c"})
+    timesteps: int = field(default=20_000, metadata={"help": "env steps to train for"})
+    n_envs: int = field(default=16, metadata={"help": "parallel interviews (one batched env)"})
+    seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
+    max_turns: int = field(default=8, metadata={"help": "questions per episode"})
+    reward_metric: str = field(default="recall@5", metadata={"help": "metric to reward"})
+    reward_mode: str = field(default="delta", metadata={"help": "delta or terminal"})
+    eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
+    eval_episodes: int = field(default=64, metadata={"help": "validation episodes per eval"})
+    out: str = field(default="runs/train", metadata={"help": "output directory"})
+    partner: str = field(default="retrieval", metadata={"help": "retrieval or personagpt"})
+    interviewer: str = field(default="retrieval", metadata={"help": "retrieval or personagpt"})
+    model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
+    device: str = field(default="auto", metadata={"help": "device of the dialog models"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self) -> None:
+        if self.algorithm.lower() not in ALGORITHMS:
+            raise InvalidArgumentError(f"algorithm={self.algorithm!r}; pass one of {ALGORITHMS}.")
+        self.algorithm = self.algorithm.lower()
+        for name in ("timesteps", "n_envs", "max_turns", "eval_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise InvalidArgumentError(
+                    f"{name}={getattr(self, name)!r}; pass a positive integer."
+                )
+        check_metric_name(self.reward_metric, "reward_metric")
+
+    def env_kwargs(self) -> dict:
+        return {
+            "max_turns": self.max_turns,
+            "reward_metric": self.reward_metric,
+            "reward_mode": self.reward_mode,
+            "partner": self.partner,
+            "interviewer": self.interviewer,
+            "model": self.model,
+            "device": self.device,
+        }
+
+
+class IdentificationMetricsCallback(BaseCallback):
+    """Logs the identification metrics of finished episodes next to the reward."""
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
+            if done:
+                for name in METRIC_NAMES:
+                    self.logger.record_mean(f"identification/{name}", info["metrics"][name])
+        return True
+
+
+def _algorithm_kwargs(config: TrainConfig) -> dict:
+    # Small batches of whole episodes; the policy MLP is tiny, so it runs on the CPU.
+    if config.algorithm == "ppo":
+        return {"n_steps": 64, "batch_size": 256, "n_epochs": 4, "ent_coef": 0.01, "gamma": 1.0}
+    if config.algorithm == "a2c":
+        return {"n_steps": 8, "gamma": 1.0, "ent_coef": 0.01}
+    return {
+        "learning_starts": 500,
+        "buffer_size": 50_000,
+        "gamma": 1.0,
+        "train_freq": 4,
+        "exploration_fraction": 0.3,
+    }
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, evaluate on validation personas as it goes, save; returns the model path."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = VecMonitor(
+        BatchedDialogVecEnv(config.n_envs, personas=training_personas(), **config.env_kwargs())
+    )
+    env.seed(config.seed)
+    eval_env = VecMonitor(
+        BatchedDialogVecEnv(
+            min(config.n_envs, config.eval_episodes),
+            personas=validation_personas(),
+            **config.env_kwargs(),
+        )
+    )
+    eval_env.seed(config.seed + 10_000)
+    model = algorithm_class(config.algorithm)(
+        "MlpPolicy", env, seed=config.seed, device="cpu", verbose=0, **_algorithm_kwargs(config)
+    )
+    model.set_logger(configure(str(out), ["csv", "tensorboard"]))
+    evaluation = EvalCallback(
+        eval_env,
+        n_eval_episodes=config.eval_episodes,
+        eval_freq=max(1, config.eval_every // config.n_envs),
+        best_model_save_path=str(out / "best"),
+        log_path=str(out / "eval"),
+        deterministic=True,
+        verbose=0,
+    )
+    started = time.time()
+    model.learn(
+        total_timesteps=config.timesteps,
+        callback=CallbackList([IdentificationMetricsCallback(), evaluation]),
+        progress_bar=config.progress,
+    )
+    model_path = out / "model.zip"
+    model.save(str(model_path))
+    settings = {**asdict(config), "wall_seconds": round(time.time() - started, 1)}
+    if evaluation.evaluations_results:
+        settings["validation_return"] = float(np.mean(evaluation.evaluations_results[-1]))
+    (out / "settings.json").write_text(json.dumps(settings, indent=2))
+    env.close()
+    eval_env.close()
+    return model_path
+
+
+def add_arguments(parser: argparse.ArgumentParser, config: type = TrainConfig) -> None:
+    """One ``--flag`` per config field, with its help text."""
+    for name, spec in config.__dataclass_fields__.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = spec.metadata.get("help", "")
+        if spec.type in ("bool", bool):
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_text
+            )
+        else:
+            kind = int if spec.type in ("int", int) else str
+            parser.add_argument(flag, type=kind, default=spec.default, help=help_text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="convenv train", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    path = train(TrainConfig(**vars(args)))
+    print(f"saved {path} and {path.parent / 'settings.json'}")
+    return 0
