@@ -21,6 +21,7 @@ from convenv.metrics import METRIC_NAMES, bootstrap_ci
 from policies.base import ActionPolicy
 from training.policy_specs import make_policies
 from training.rollout import run_episodes
+from training.rollout_arguments import add_rollout_arguments, env_from_arguments
 
 DEFAULT_POLICIES = ["random", "round-robin", "fixed:all", "oracle"]
 
@@ -126,29 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", nargs="*", default=[], help="saved SB3 models to add")
     parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-turns", type=int, default=8)
-    parser.add_argument("--n-envs", type=int, default=16, help="episodes played at once")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N personas")
     parser.add_argument("--out", default="runs/bench")
-    parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--personagpt-model", default=None, help="PersonaGPT name or directory")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    add_rollout_arguments(parser)
     args = parser.parse_args(argv)
     from convenv.personachat import load_personas
 
     personas = load_personas("test")[: args.limit] if args.limit else None
-    env = PersonaInterviewEnv(
-        split="test",
-        personas=personas,
-        max_turns=args.max_turns,
-        partner=args.partner,
-        interviewer=args.interviewer,
-        model=args.personagpt_model,
-        device=args.device,
-    )
+    env = env_from_arguments(args, "test", personas)
     policies = make_policies([*args.policies, *args.model], env, args.seed)
     results = benchmark(env, policies, args.repeats, args.seed, args.n_envs, args.progress)
     write_outputs(results, Path(args.out))

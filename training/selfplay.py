@@ -14,6 +14,7 @@ from convenv.env import PersonaInterviewEnv
 from training.jsonl import JsonlWriter, read_jsonl
 from training.policy_specs import make_policies
 from training.rollout import EpisodeRecord, run_episodes
+from training.rollout_arguments import add_rollout_arguments, env_from_arguments
 
 
 def selfplay(
@@ -62,23 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--split", default="train", choices=["train", "test"])
     parser.add_argument("--out", default="runs/selfplay/episodes.jsonl")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-turns", type=int, default=8)
-    parser.add_argument("--n-envs", type=int, default=16, help="episodes played at once")
-    parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--personagpt-model", default=None, help="PersonaGPT name or directory")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    add_rollout_arguments(parser)
     args = parser.parse_args(argv)
-    env = PersonaInterviewEnv(
-        split=args.split,
-        max_turns=args.max_turns,
-        partner=args.partner,
-        interviewer=args.interviewer,
-        model=args.personagpt_model,
-        device=args.device,
-    )
+    env = env_from_arguments(args, args.split)
     n = selfplay(env, args.policy, args.episodes, args.out, args.seed, args.n_envs, args.progress)
     print(f"wrote {n} episodes to {args.out}")
     return 0

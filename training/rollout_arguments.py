@@ -1,0 +1,35 @@
+"""Command-line options shared by the jobs that play episodes (bench, selfplay)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from convenv.env import PersonaInterviewEnv
+
+
+def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    """Episode length, batch size, which agents speak, device, progress bar."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-turns", type=int, default=8)
+    parser.add_argument("--n-envs", type=int, default=16, help="episodes played at once")
+    parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--personagpt-model", default=None, help="PersonaGPT name or directory")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+
+
+def env_from_arguments(
+    args: argparse.Namespace, split: str, personas: Sequence[Sequence[str]] | None = None
+) -> PersonaInterviewEnv:
+    """The env those options describe."""
+    return PersonaInterviewEnv(
+        split=split,
+        personas=personas,
+        max_turns=args.max_turns,
+        partner=args.partner,
+        interviewer=args.interviewer,
+        model=args.personagpt_model,
+        device=args.device,
+    )
