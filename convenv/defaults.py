@@ -11,10 +11,11 @@ from functools import lru_cache
 
 from convenv.actions import DEFAULT_ACTIONS, ActionCode
 from convenv.identifier import PersonaIdentifier
-from convenv.personachat import load_dialogs
+from convenv.personachat import fact_pool, load_dialogs, load_personas
 
-# 2,000 train dialogs ≈ 29k distinct utterances: about 80 s of MiniLM on 2 CPU cores the
-# first time (then a cached .npy), yet enough responses to answer most topics in character.
+# 2,000 train dialogs ≈ 28k distinct utterances (+23k sentences of multi-sentence answers,
+# +5k facts): about 2.5 min of MiniLM on 2 CPU cores the first time, then cached .npy
+# files; enough responses to answer most topics in character.
 DEFAULT_POOL_DIALOGS = 2000
 
 
@@ -52,7 +53,10 @@ def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> D
         [response for _, response in pairs],
         goal_descriptions={a.prompt: a.description for a in actions},
     )
-    return DefaultComponents(encoder, partner, interviewer, PersonaIdentifier(encoder))
+    identifier = PersonaIdentifier(encoder)
+    personas = [*load_personas("train"), *load_personas("test")]
+    identifier.warm([response for _, response in pairs], fact_pool(personas))
+    return DefaultComponents(encoder, partner, interviewer, identifier)
 
 
 def default_components(

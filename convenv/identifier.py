@@ -48,6 +48,17 @@ class PersonaIdentifier:
             return [u for u in utterances if u.strip()]
         return [s for u in utterances for s in split_sentences(u)]
 
+    def warm(self, utterances: Sequence[str], facts: Sequence[str] = ()) -> None:
+        """Embed everything a partner may say (and every candidate fact) ahead of time.
+
+        With a fixed answer pool this moves all encoding out of ``env.step``: the
+        cached corpus is loaded from disk on later runs.
+        """
+        units = list(dict.fromkeys(u for u in self._units(utterances)))
+        self.encoder.encode_corpus(units, desc="answer sentences")
+        if facts:
+            self.encoder.encode_corpus(list(dict.fromkeys(facts)), desc="persona facts")
+
     def score_batch(
         self, utterances: Sequence[Sequence[str]], candidates: Sequence[Sequence[str]]
     ) -> list[np.ndarray]:

@@ -1,0 +1,143 @@
+"""PersonaGPT (GPT-2 medium fine-tuned on Persona-Chat with action codes) as a dialog agent."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from agents.base import DialogContext
+from agents.devices import inference_dtype, resolve_device
+from agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
+
+DEFAULT_MODEL = "af1tang/personaGPT"
+
+
+class PersonaGPTUnavailable(OSError):
+    """The model is neither cached nor reachable."""
+
+
+def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype: torch.dtype):
+    """Tokenizer and causal LM from a hub name or a local directory, without remote code.
+
+    A cached or local copy is tried first (no network); the hub only if that fails
+    and ``HF_HUB_OFFLINE`` is not set.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = str(model_name_or_path)
+    local = Path(name).is_dir()
+    attempts = [True] if local or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
+    error: Exception | None = None
+    for local_only in attempts:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+            model = AutoModelForCausalLM.from_pretrained(
+                name, local_files_only=local_only, dtype=dtype, trust_remote_code=False
+            )
+            break
+        except (OSError, ValueError) as err:
+            error = err
+    else:
+        raise PersonaGPTUnavailable(
+            f"model_name_or_path={name!r} could not be loaded ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}). On a machine with internet, run once "
+            f'`python -c "from transformers import AutoModelForCausalLM as M; '
+            f"M.from_pretrained('{DEFAULT_MODEL}')\"` to cache it, or pass a local directory "
+            "with the model. Offline, use the retrieval partner (partner='retrieval')."
+        ) from error
+    if ensure_special_tokens(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    tokenizer.padding_side = "left"
+    model.to(device).eval()
+    return tokenizer, model
+
+
+class PersonaGPTAgent:
+    """Partner or interviewer backed by PersonaGPT; one ``generate`` call per batch.
+
+    A context with a ``goal`` gets the interviewer's action prompt; one without gets
+    the partner prompt with its persona. Mixed batches work.
+
+    Args:
+        model_name_or_path: Hub name (default ``af1tang/personaGPT``) or a directory.
+        device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...; bf16 on CUDA.
+        do_sample: Sample with top-k/top-p (PersonaGPT's defaults) or decode greedily.
+        top_k, top_p, temperature: Sampling settings.
+        max_new_tokens: Longest reply.
+        max_context: Prompt budget; the oldest turns are dropped to fit, never the persona.
+        seed: Seeds sampling when the contexts carry no seed.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path = DEFAULT_MODEL,
+        device: str = "auto",
+        do_sample: bool = True,
+        top_k: int = 10,
+        top_p: float = 0.92,
+        temperature: float = 1.0,
+        max_new_tokens: int = 40,
+        max_context: int | None = None,
+        seed: int | None = 0,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.tokenizer, self.model = load_personagpt(
+            model_name_or_path, self.device, inference_dtype(self.device)
+        )
+        positions = int(getattr(self.model.config, "n_positions", 1024))
+        self.max_context = min(max_context or positions, positions)
+        if self.max_context <= max_new_tokens:
+            raise ValueError(
+                f"max_context={self.max_context} leaves no room for "
+                f"max_new_tokens={max_new_tokens}."
+            )
+        self.do_sample = do_sample
+        self.top_k, self.top_p, self.temperature = top_k, top_p, temperature
+        self.max_new_tokens = max_new_tokens
+        self.seed = seed
+        self.eos_id = self.tokenizer.convert_tokens_to_ids(EOS)
+
+    def prompt_ids(self, context: DialogContext) -> list[int]:
+        """The token ids fed to the model for ``context`` (after truncation)."""
+        prompt = encode_prompt(self.tokenizer, context.history, context.persona, context.goal)
+        return prompt.fit(self.max_context - self.max_new_tokens)
+
+    @torch.inference_mode()
+    def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
+        if not contexts:
+            return []
+        rows = [self.prompt_ids(c) for c in contexts]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        # Left padding: every row's last real token sits at the same position.
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        attention = torch.tensor(
+            [[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device
+        )
+        seed = next((c.seed for c in contexts if c.seed is not None), self.seed)
+        if self.do_sample and seed is not None:
+            torch.manual_seed(seed)
+        sampling = (
+            {"do_sample": True, "top_k": self.top_k, "top_p": self.top_p,
+             "temperature": self.temperature}
+            if self.do_sample
+            else {"do_sample": False}
+        )  # fmt: skip
+        output = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention,
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=pad,
+            eos_token_id=self.eos_id,
+            use_cache=True,
+            **sampling,
+        )
+        replies = []
+        for row in output[:, width:].tolist():
+            if self.eos_id in row:
+                row = row[: row.index(self.eos_id)]
+            replies.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+        return replies
