@@ -121,11 +121,15 @@ class PersonaGPTAgent:
         if self.do_sample and seed is not None:
             torch.manual_seed(seed)
         sampling = (
-            {"do_sample": True, "top_k": self.top_k, "top_p": self.top_p,
-             "temperature": self.temperature}
+            {
+                "do_sample": True,
+                "top_k": self.top_k,
+                "top_p": self.top_p,
+                "temperature": self.temperature,
+            }
             if self.do_sample
             else {"do_sample": False}
-        )  # fmt: skip
+        )
         output = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention,

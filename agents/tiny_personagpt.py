@@ -13,19 +13,31 @@ from pathlib import Path
 from agents.personagpt_prompt import ADDITIONAL_TOKENS, CLS, EOS, SEP
 
 FALLBACK_SENTENCES = (
-    "hi how are you today?", "i am good, i just got back from work.",
-    "what do you do for a living?", "i am a nurse at the hospital.",
-    "do you have any pets?", "yes i have two dogs and a cat.",
-    "what is your favorite food?", "i love pizza and italian food.",
-    "do you like music?", "i play the guitar in a band.",
-    "where do you like to travel?", "i went to france last summer.",
-    "are you married?", "no, i am single but i have a girlfriend.",
-    "what do you do for fun?", "i like hiking and reading books.",
-    "how old are you?", "i am thirty years old.",
-    "do you have kids?", "i have two kids, a boy and a girl.",
-    "what movies do you like?", "i like horror movies the most.",
-    "what do you think about politics?", "i do not follow politics much.",
-)  # fmt: skip
+    "hi how are you today?",
+    "i am good, i just got back from work.",
+    "what do you do for a living?",
+    "i am a nurse at the hospital.",
+    "do you have any pets?",
+    "yes i have two dogs and a cat.",
+    "what is your favorite food?",
+    "i love pizza and italian food.",
+    "do you like music?",
+    "i play the guitar in a band.",
+    "where do you like to travel?",
+    "i went to france last summer.",
+    "are you married?",
+    "no, i am single but i have a girlfriend.",
+    "what do you do for fun?",
+    "i like hiking and reading books.",
+    "how old are you?",
+    "i am thirty years old.",
+    "do you have kids?",
+    "i have two kids, a boy and a girl.",
+    "what movies do you like?",
+    "i like horror movies the most.",
+    "what do you think about politics?",
+    "i do not follow politics much.",
+)
 
 
 def build_tiny_personagpt(

@@ -13,6 +13,8 @@ SUBCOMMANDS = {
     "selfplay": ("training.selfplay", "generate episodes as JSON Lines"),
     "bench": ("training.bench", "persona-authentication benchmark on test personas"),
     "chat": ("training.chat", "talk to the persona partner yourself"),
+    "finetune": ("training.finetune", "supervised fine-tuning of a PersonaGPT-format model"),
+    "label": ("training.label_session", "active learning: accept or correct proposed questions"),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }
 

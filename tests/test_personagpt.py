@@ -31,10 +31,16 @@ def test_partner_prompt_layout_token_by_token(greedy):
     tok = greedy.tokenizer
     context = DialogContext(("hi!", "hello."), persona=("i have a dog.", "i am a nurse."))
     expected = (
-        ["<|p2|>"] + tok.tokenize("i have a dog.") + ["<|endoftext|>"]
-        + tok.tokenize("i am a nurse.") + ["<|endoftext|>", "<|sep|>", "<|start|>"]
-        + tok.tokenize("hi!") + ["<|endoftext|>"] + tok.tokenize("hello.") + ["<|endoftext|>"]
-    )  # fmt: skip
+        ["<|p2|>"]
+        + tok.tokenize("i have a dog.")
+        + ["<|endoftext|>"]
+        + tok.tokenize("i am a nurse.")
+        + ["<|endoftext|>", "<|sep|>", "<|start|>"]
+        + tok.tokenize("hi!")
+        + ["<|endoftext|>"]
+        + tok.tokenize("hello.")
+        + ["<|endoftext|>"]
+    )
     assert tokens(greedy, greedy.prompt_ids(context)) == expected
 
 
@@ -42,9 +48,12 @@ def test_action_prompt_layout_token_by_token(greedy):
     tok = greedy.tokenizer
     context = DialogContext(("hi!",), goal="ask about pets.")
     expected = (
-        ["<|act|>"] + tok.tokenize(" ask about pets.") + ["<|p1|>", "<|sep|>", "<|start|>"]
-        + tok.tokenize("hi!") + ["<|endoftext|>"]
-    )  # fmt: skip
+        ["<|act|>"]
+        + tok.tokenize(" ask about pets.")
+        + ["<|p1|>", "<|sep|>", "<|start|>"]
+        + tok.tokenize("hi!")
+        + ["<|endoftext|>"]
+    )
     assert tokens(greedy, greedy.prompt_ids(context)) == expected
 
 
@@ -82,9 +91,11 @@ def test_sampling_is_deterministic_for_a_seed(tiny_dir):
 def test_env_runs_an_episode_with_the_tiny_model(tiny_dir):
     agent = PersonaGPTAgent(tiny_dir, max_new_tokens=10)
     env = PersonaInterviewEnv(
-        partner=agent, interviewer=agent, identifier=PersonaIdentifier(HashingEncoder()),
+        partner=agent,
+        interviewer=agent,
+        identifier=PersonaIdentifier(HashingEncoder()),
         max_turns=3,
-    )  # fmt: skip
+    )
     env.reset(seed=0)
     for action in (0, 1, 2):
         *_, terminated, _, info = env.step(action)
@@ -94,9 +105,12 @@ def test_env_runs_an_episode_with_the_tiny_model(tiny_dir):
 
 def test_env_selects_personagpt_by_name(tiny_dir):
     env = PersonaInterviewEnv(
-        partner="personagpt", interviewer="personagpt", model=str(tiny_dir),
-        identifier=PersonaIdentifier(HashingEncoder()), max_turns=2,
-    )  # fmt: skip
+        partner="personagpt",
+        interviewer="personagpt",
+        model=str(tiny_dir),
+        identifier=PersonaIdentifier(HashingEncoder()),
+        max_turns=2,
+    )
     assert env.engine.partner is env.engine.interviewer  # one model for both roles
     env.reset(seed=1)
     env.step(4)
@@ -127,3 +141,52 @@ def test_bf16_on_cuda(tiny_dir):
     agent = PersonaGPTAgent(tiny_dir, device="cuda", do_sample=False, max_new_tokens=4)
     assert next(agent.model.parameters()).dtype == torch.bfloat16
     assert len(agent.respond([DialogContext(("hi",), persona=("i run.",))])) == 1
+
+
+@pytest.mark.slow
+def test_jobs_take_partner_interviewer_and_model_flags(tiny_dir, tmp_path, default_components):
+    from training import chat, selfplay
+
+    out = tmp_path / "sp.jsonl"
+    assert (
+        selfplay.main(
+            [
+                "--episodes",
+                "2",
+                "--max-turns",
+                "2",
+                "--partner",
+                "personagpt",
+                "--interviewer",
+                "personagpt",
+                "--model",
+                str(tiny_dir),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    (first, _) = selfplay.read_episodes(out)
+    assert len(first.utterances) == 4
+    script = iter(["do you have pets?", ""])
+    printed = []
+    assert (
+        chat.main(
+            [
+                "--mode",
+                "0",
+                "--partner",
+                "personagpt",
+                "--model",
+                str(tiny_dir),
+                "--persona",
+                "i run.",
+            ],
+            input_fn=lambda _: next(script),
+            print_fn=printed.append,
+        )
+        == 0
+    )
+    assert sum(line.startswith("partner:") for line in printed) == 1

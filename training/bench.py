@@ -123,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         "--policies",
         nargs="+",
         default=DEFAULT_POLICIES,
-        help="random, round-robin, oracle, fixed:K, fixed:all, or model paths",
+        help="random, round-robin, oracle, fixed:K, fixed:all, or saved SB3 model paths",
     )
-    parser.add_argument("--model", nargs="*", default=[], help="saved SB3 models to add")
     parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N personas")
     parser.add_argument("--out", default="runs/bench")
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     personas = load_personas("test")[: args.limit] if args.limit else None
     env = env_from_arguments(args, "test", personas)
-    policies = make_policies([*args.policies, *args.model], env, args.seed)
+    policies = make_policies(args.policies, env, args.seed)
     results = benchmark(env, policies, args.repeats, args.seed, args.n_envs, args.progress)
     write_outputs(results, Path(args.out))
     print(markdown_table(results))

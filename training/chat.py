@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,15 @@ from convenv.errors import InvalidArgumentError
 from convenv.metrics import rank_order, ranking_metrics
 from convenv.personachat import as_persona, fact_pool, load_personas
 from convenv.reference import sample_candidates
+
+
+@dataclass
+class ChatAgents:
+    """Who talks in a chat: the partner, the interviewer (mode 1) and the identifier."""
+
+    partner: object
+    interviewer: object
+    identifier: object
 
 
 def read_persona_file(path: Path | str) -> list[tuple[str, ...]]:
@@ -89,8 +99,12 @@ def main(
     parser.add_argument("--persona", default=None, help="facts separated by '|'")
     parser.add_argument("--persona-file", default=None, help="see data/example_personas.txt")
     parser.add_argument("--seed", type=int, default=0, help="samples the persona if none given")
+    parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
+    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    from convenv.defaults import default_components
+    from convenv.agent_choice import resolve_agents
 
     if args.persona:
         persona = as_persona(args.persona.split("|"), "--persona")
@@ -98,6 +112,10 @@ def main(
         pool = read_persona_file(args.persona_file) if args.persona_file else load_personas("test")
         persona = pool[int(np.random.default_rng(args.seed).integers(len(pool)))]
     print_fn("The partner has a secret persona. Find out who they are; empty line ends.")
-    chat(persona, args.mode, args.turns, default_components(), input_fn, print_fn, args.seed)
+    partner, interviewer, identifier = resolve_agents(
+        args.partner, args.interviewer, None, ActionSet(), args.model, args.device
+    )
+    components = ChatAgents(partner, interviewer, identifier)
+    chat(persona, args.mode, args.turns, components, input_fn, print_fn, args.seed)
     print_fn("\nthe partner's persona was: " + " | ".join(persona))
     return 0

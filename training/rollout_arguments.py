@@ -15,7 +15,7 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-envs", type=int, default=16, help="episodes played at once")
     parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
     parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--personagpt-model", default=None, help="PersonaGPT name or directory")
+    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
 
@@ -30,6 +30,6 @@ def env_from_arguments(
         max_turns=args.max_turns,
         partner=args.partner,
         interviewer=args.interviewer,
-        model=args.personagpt_model,
+        model=args.model,
         device=args.device,
     )

@@ -145,7 +145,8 @@ def add_arguments(parser: argparse.ArgumentParser, config: type = TrainConfig) -
                 flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_text
             )
         else:
-            kind = int if spec.type in ("int", int) else str
+            kinds = {"int": int, "float": float}
+            kind = kinds.get(spec.type if isinstance(spec.type, str) else spec.type.__name__, str)
             parser.add_argument(flag, type=kind, default=spec.default, help=help_text)
 
 

@@ -1,0 +1,68 @@
+"""The active-learning loop on the offline default: label → store → interviewer."""
+
+import io
+import sys
+
+import pytest
+
+from agents.base import DialogContext
+from training import label_session
+from training.goal_judge import GoalJudge, read_goal_questions
+from training.label_store import LabelStore
+
+pytestmark = pytest.mark.slow
+
+
+def test_goal_check_accuracy_on_hand_labelled_questions(default_components):
+    questions, codes = read_goal_questions()
+    judge = GoalJudge(default_components.encoder)
+    assert len(questions) == 88
+    assert judge.accuracy(questions, codes) >= 0.88  # measured 0.93
+    order = judge.review_order(
+        ["do you have a dog?", "what is the weather like?"], ["ask about pets.", "ask about pets."]
+    )
+    assert order == [1, 0]  # the doubtful one first
+
+
+def test_a_correction_typed_on_stdin_is_stored_and_asked_next(
+    default_components, tmp_path, monkeypatch
+):
+    path = tmp_path / "labels.jsonl"
+    # turn 1: a new code, corrected; turn 2: the same code, rejected; then stop
+    monkeypatch.setattr(
+        sys,
+        "stdin",
+        io.StringIO(
+            "ask about sports\nwhich team do you root for in football?\nask about sports\nr\n\n"
+        ),
+    )
+    printed = []
+    assert label_session.main(["--store", str(path), "--turns", "3"], print_fn=printed.append) == 0
+    records = LabelStore(path).load()
+    assert [r.verdict for r in records] == ["correct", "reject"]
+    assert records[0].final == "which team do you root for in football?"
+    assert records[0].code == "ask about sports."
+    (asked,) = default_components.interviewer.respond([DialogContext(goal="ask about sports.")])
+    assert asked == "which team do you root for in football?"
+    assert sum(line.startswith("partner:") for line in printed) == 1  # a rejection asks nothing
+
+
+def test_review_mode_auto_accepts_confident_proposals(default_components, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    answers = iter(["r"] * 50)
+    printed = []
+    assert (
+        label_session.main(
+            ["--store", str(path), "--review", "12", "--auto-accept", "0.9"],
+            input_fn=lambda _: next(answers),
+            print_fn=printed.append,
+        )
+        == 0
+    )
+    records = LabelStore(path).load()
+    assert len(records) <= 12 and records
+    auto = [r for r in records if r.labeller == "auto"]
+    assert all(r.verdict == "accept" for r in auto)
+    asked = [r for r in records if r.labeller != "auto"]
+    assert all(r.verdict == "reject" for r in asked)
+    assert len(auto) + len(asked) == len(records)

@@ -1,0 +1,157 @@
+"""Supervised fine-tuning on the tiny PersonaGPT stand-in."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from agents.base import DialogContext
+from agents.personagpt import PersonaGPTAgent, load_personagpt
+from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.personachat import Dialog
+from training.finetune import FinetuneConfig, evaluate_loss, finetune
+from training.finetune_data import IGNORE, action_examples, personachat_examples
+from training.label_store import LabelledExample, LabelStore
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return build_tiny_personagpt(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = LabelStore(tmp_path / "labels.jsonl")
+    for i in range(12):
+        store.append(
+            LabelledExample(
+                "ask about pets.",
+                "p",
+                f"do you have a dog or a cat {i}?",
+                "correct",
+                history=("hi",),
+            )
+        )
+    store.append(LabelledExample("ask about pets.", "p", "", "reject"))
+    return store
+
+
+def test_action_examples_mask_everything_but_the_question(tiny_dir, store):
+    tokenizer, _ = load_personagpt(tiny_dir, torch.device("cpu"), torch.float32)
+    (first, *_rest) = action_examples(tokenizer, store.training_examples())
+    assert len(_rest) == 11  # the rejection is not a training example
+    target = tokenizer.encode(
+        "do you have a dog or a cat 0?<|endoftext|>", add_special_tokens=False
+    )
+    n_prompt = len(first.input_ids) - len(target)
+    assert first.labels[:n_prompt] == [IGNORE] * n_prompt
+    assert first.labels[n_prompt:] == target == first.input_ids[n_prompt:]
+    assert tokenizer.convert_ids_to_tokens(first.input_ids[:1]) == ["<|act|>"]
+
+
+def test_personachat_examples_put_the_speakers_persona_first(tiny_dir):
+    tokenizer, _ = load_personagpt(tiny_dir, torch.device("cpu"), torch.float32)
+    dialog = Dialog(
+        ("hi", "hello, i am a nurse.", "cool, i have a dog."),
+        ("i have a dog.",),
+        ("i am a nurse.",),
+        "train",
+    )
+    second, third = personachat_examples(tokenizer, [dialog])
+    decode = tokenizer.decode
+    assert decode(second.input_ids).startswith("<|p2|>i am a nurse.<|endoftext|><|sep|><|start|>hi")
+    assert decode(third.input_ids).startswith("<|p2|>i have a dog.<|endoftext|><|sep|><|start|>hi")
+    for example, reply in ((second, "hello, i am a nurse."), (third, "cool, i have a dog.")):
+        kept = [t for t in example.labels if t != IGNORE]
+        assert decode(kept) == reply + "<|endoftext|>"
+
+
+def test_finetuning_lowers_loss_changes_weights_and_reloads(tiny_dir, store, tmp_path):
+    out = tmp_path / "ckpt"
+    config = FinetuneConfig(
+        model=str(tiny_dir),
+        labels=str(store.path),
+        out=str(out),
+        epochs=8,
+        batch_size=4,
+        lr=2e-3,
+        eval_fraction=0.25,
+        device="cpu",
+        progress=False,
+    )
+    summary = finetune(config)
+    assert summary["eval_loss_after"]["action"] < summary["eval_loss_before"]["action"] - 1.0
+    before = load_file(tiny_dir / "model.safetensors")
+    after = load_file(out / "model.safetensors")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    agent = PersonaGPTAgent(out, do_sample=False, max_new_tokens=12)
+    (question,) = agent.respond([DialogContext(("hi",), goal="ask about pets.")])
+    assert "dog" in question or "cat" in question
+    assert json.loads((out / "finetune_config.json").read_text())["lr"] == 2e-3
+
+
+def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):
+    out = tmp_path / "ckpt"
+    common = dict(
+        model=str(tiny_dir),
+        labels=str(store.path),
+        out=str(out),
+        batch_size=2,
+        epochs=10,
+        device="cpu",
+        progress=False,
+    )
+    assert finetune(FinetuneConfig(max_steps=3, **common))["steps"] == 3
+    state = torch.load(out / "training_state.pt", weights_only=True)
+    assert state["step"] == 3
+    assert finetune(FinetuneConfig(max_steps=5, **common))["steps"] == 5
+
+
+def test_eval_loss_is_token_weighted(tiny_dir):
+    tokenizer, model = load_personagpt(tiny_dir, torch.device("cpu"), torch.float32)
+    store_examples = [
+        LabelledExample("x.", "p", "a b c d e f g?", "accept"),
+        LabelledExample("x.", "p", "a?", "accept"),
+    ]
+    examples = action_examples(tokenizer, store_examples)
+    cpu = torch.device("cpu")
+    combined = evaluate_loss(model, examples, tokenizer.pad_token_id, cpu)["all"]
+    parts = [evaluate_loss(model, [e], tokenizer.pad_token_id, cpu)["all"] for e in examples]
+    counts = [sum(t != IGNORE for t in e.labels[1:]) for e in examples]
+    expected = sum(p * n for p, n in zip(parts, counts, strict=True)) / sum(counts)
+    assert combined == pytest.approx(expected, rel=1e-4)
+
+
+def test_bad_config_and_empty_store(tiny_dir, tmp_path):
+    with pytest.raises(ValueError, match="task="):
+        FinetuneConfig(task="dpo")
+    with pytest.raises(ValueError, match="batch_size=0"):
+        FinetuneConfig(batch_size=0)
+    empty = FinetuneConfig(
+        model=str(tiny_dir),
+        labels=str(tmp_path / "none.jsonl"),
+        out=str(tmp_path / "o"),
+        device="cpu",
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="convenv label"):
+        finetune(empty)
+
+
+@pytest.mark.cuda
+def test_bf16_autocast_on_cuda(tiny_dir, store, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    summary = finetune(
+        FinetuneConfig(
+            model=str(tiny_dir),
+            labels=str(store.path),
+            out=str(tmp_path / "c"),
+            device="cuda",
+            epochs=2,
+            progress=False,
+        )
+    )
+    assert summary["device"].startswith("cuda")
+    assert summary["eval_loss_after"]["all"] < summary["eval_loss_before"]["all"]

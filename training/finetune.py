@@ -1,0 +1,235 @@
+"""``convenv finetune``: supervised fine-tuning of a PersonaGPT-format causal LM.
+
+``--task actions`` trains on the label store's accepted and corrected questions
+(optionally mixed with Persona-Chat so the model keeps chatting); ``--task
+personachat`` rebuilds PersonaGPT's first stage on Persona-Chat dialogs. Loss is on
+reply tokens only; AdamW with linear warm-up and decay, gradient accumulation and
+clipping, bf16 autocast on CUDA, checkpoints with ``save_pretrained`` that resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.devices import resolve_device
+from agents.personagpt import load_personagpt
+from training.finetune_data import IGNORE, SupervisedExample, collate
+
+TASKS = ("actions", "personachat")
+STATE_FILE = "training_state.pt"
+
+
+@dataclass
+class FinetuneConfig:
+    """Settings of a fine-tuning run (saved in the checkpoint as ``finetune_config.json``)."""
+
+    model: str = field(default="af1tang/personaGPT", metadata={"help": "hub name or directory"})
+    task: str = field(default="actions", metadata={"help": "actions or personachat"})
+    labels: str = field(default="runs/labels.jsonl", metadata={"help": "label store (actions)"})
+    personachat_dialogs: int = field(
+        default=0, metadata={"help": "Persona-Chat train dialogs to use (mixed in for actions)"}
+    )
+    out: str = field(default="runs/finetune", metadata={"help": "checkpoint directory"})
+    epochs: int = field(default=1, metadata={"help": "passes over the training examples"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many updates (0: off)"})
+    batch_size: int = field(default=8, metadata={"help": "examples per forward pass"})
+    grad_accum: int = field(default=1, metadata={"help": "forward passes per update"})
+    lr: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of updates warming up"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    eval_fraction: float = field(default=0.1, metadata={"help": "held-out share for eval loss"})
+    max_length: int = field(default=512, metadata={"help": "tokens per example"})
+    save_every: int = field(default=0, metadata={"help": "checkpoint every N updates (0: end)"})
+    seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task={self.task!r}; pass one of {TASKS}.")
+        for name in ("epochs", "batch_size", "grad_accum", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}; pass a positive integer.")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction={self.eval_fraction}; pass a value in [0, 1).")
+        if self.lr <= 0:
+            raise ValueError(f"lr={self.lr}; pass a positive learning rate.")
+
+
+def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]:
+    """The examples ``config`` asks for, tokenised in the PersonaGPT layout."""
+    from convenv.personachat import load_dialogs
+    from training.finetune_data import action_examples, personachat_examples
+    from training.label_store import LabelStore
+
+    examples: list[SupervisedExample] = []
+    if config.task == "actions":
+        store = LabelStore(config.labels)
+        examples += action_examples(tokenizer, store.training_examples(), config.max_length)
+        if not examples:
+            raise ValueError(
+                f"labels={config.labels!r} holds no accepted or corrected examples; "
+                "collect some with `convenv label` first."
+            )
+    if config.personachat_dialogs or config.task == "personachat":
+        dialogs = load_dialogs("train")[: config.personachat_dialogs or None]
+        examples += personachat_examples(tokenizer, dialogs, config.max_length)
+    return examples
+
+
+def split_examples(examples, eval_fraction: float, seed: int):
+    """Shuffle once with ``seed`` and hold out ``eval_fraction`` (at least one example)."""
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    n_eval = max(1, int(len(shuffled) * eval_fraction)) if eval_fraction > 0 else 0
+    n_eval = min(n_eval, len(shuffled) - 1)
+    return shuffled[n_eval:], shuffled[:n_eval]
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def evaluate_loss(model, examples, pad_id: int, device, batch_size: int = 16) -> dict[str, float]:
+    """Token-weighted mean loss on reply tokens, overall and per task."""
+    model.eval()
+    totals: dict[str, list[float]] = {}
+    for start in range(0, len(examples), batch_size):
+        batch = examples[start : start + batch_size]
+        tensors = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
+        with _autocast(device):
+            logits = model(
+                input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]
+            ).logits.float()
+        shifted = logits[:, :-1].reshape(-1, logits.size(-1))
+        targets = tensors["labels"][:, 1:].reshape(-1)
+        losses = torch.nn.functional.cross_entropy(
+            shifted, targets, ignore_index=IGNORE, reduction="none"
+        ).view(len(batch), -1)
+        counts = (tensors["labels"][:, 1:] != IGNORE).sum(dim=1)
+        for example, loss, count in zip(batch, losses.sum(dim=1), counts, strict=True):
+            for key in ("all", example.task):
+                bucket = totals.setdefault(key, [0.0, 0.0])
+                bucket[0] += float(loss)
+                bucket[1] += float(count)
+    model.train()
+    return {k: s / max(n, 1.0) for k, (s, n) in totals.items()}
+
+
+def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = None) -> dict:
+    """Fine-tune, evaluate, checkpoint; resumes from ``config.out`` if it holds a checkpoint.
+
+    Returns a summary: steps, losses before/after on the held-out part, tokens/s.
+    """
+    from transformers import get_linear_schedule_with_warmup
+
+    out = Path(config.out)
+    resume = (out / STATE_FILE).exists()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    # Weights stay float32 (bf16 only inside autocast) so AdamW updates keep precision.
+    tokenizer, model = load_personagpt(out if resume else config.model, device, torch.float32)
+    model.train()
+    positions = int(getattr(model.config, "n_positions", config.max_length))
+    if examples is None:
+        # Examples never exceed the model's context window.
+        examples = build_examples(
+            replace(config, max_length=min(config.max_length, positions)), tokenizer
+        )
+    train_set, eval_set = split_examples(examples, config.eval_fraction, config.seed)
+    batches_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_updates = math.ceil(batches_per_epoch * config.epochs / config.grad_accum)
+    if config.max_steps:
+        total_updates = min(total_updates, config.max_steps)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(total_updates * config.warmup_ratio), total_updates
+    )
+    step = 0
+    if resume:
+        state = torch.load(out / STATE_FILE, weights_only=True, map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+    pad_id = tokenizer.pad_token_id
+    before = evaluate_loss(model, eval_set, pad_id, device) if eval_set else {}
+    rng = random.Random(config.seed)
+    order = [
+        i for _ in range(config.epochs) for i in rng.sample(range(len(train_set)), len(train_set))
+    ]
+    micro = step * config.grad_accum  # batches already consumed before a resume
+    tokens, started = 0, time.perf_counter()
+    bar = tqdm(total=total_updates, initial=step, desc="fine-tuning", disable=not config.progress)
+    while step < total_updates:
+        for _ in range(config.grad_accum):
+            start = (micro * config.batch_size) % max(len(order), 1)
+            batch = [train_set[i] for i in order[start : start + config.batch_size]] or [
+                train_set[order[0]]
+            ]
+            micro += 1
+            tensors = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
+            with _autocast(device):
+                loss = model(**tensors).loss / config.grad_accum
+            loss.backward()
+            tokens += int(tensors["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
+        if config.save_every and step % config.save_every == 0 and step < total_updates:
+            save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+    bar.close()
+    seconds = time.perf_counter() - started
+    after = evaluate_loss(model, eval_set, pad_id, device) if eval_set else {}
+    save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+    summary = {
+        "steps": step,
+        "train_examples": len(train_set),
+        "eval_examples": len(eval_set),
+        "eval_loss_before": before,
+        "eval_loss_after": after,
+        "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+        "device": str(device),
+    }
+    (out / "finetune_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -> None:
+    """Model + tokenizer (``save_pretrained``, safetensors) and the state to resume from."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
+    torch.save(state, out / STATE_FILE)
+    (out / "finetune_config.json").write_text(json.dumps(asdict(config), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.train_policy import add_arguments
+
+    parser = argparse.ArgumentParser(prog="convenv finetune", description=__doc__)
+    add_arguments(parser, FinetuneConfig)
+    args = parser.parse_args(argv)
+    summary = finetune(FinetuneConfig(**vars(args)))
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,74 @@
+"""Supervised examples in the PersonaGPT layout: a prompt, and the reply the loss is on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from agents.personagpt_prompt import EOS, encode_prompt
+from convenv.personachat import Dialog
+from training.label_store import LabelledExample
+
+IGNORE = -100  # label of tokens the loss skips (prompt and padding)
+
+
+@dataclass(frozen=True)
+class SupervisedExample:
+    """Token ids of one training example; ``task`` names its loss in the logs."""
+
+    input_ids: list[int]
+    labels: list[int]
+    task: str
+
+
+def _example(tokenizer, prompt, reply: str, max_length: int, task: str) -> SupervisedExample:
+    target = tokenizer.encode(reply + EOS, add_special_tokens=False)[: max_length // 2]
+    context = prompt.fit(max_length - len(target))
+    return SupervisedExample(context + target, [IGNORE] * len(context) + target, task)
+
+
+def action_examples(
+    tokenizer, examples: Sequence[LabelledExample], max_length: int = 512
+) -> list[SupervisedExample]:
+    """Accepted/corrected questions: action prompt (code + history) → the final question."""
+    return [
+        _example(
+            tokenizer,
+            encode_prompt(tokenizer, e.history, goal=e.code),
+            e.final,
+            max_length,
+            "action",
+        )
+        for e in examples
+        if e.is_training_example
+    ]
+
+
+def personachat_examples(
+    tokenizer, dialogs: Sequence[Dialog], max_length: int = 512
+) -> list[SupervisedExample]:
+    """Every response of both speakers: that speaker's persona + the history before it."""
+    out = []
+    for dialog in dialogs:
+        for i, reply in enumerate(dialog.turns):
+            persona = dialog.persona_of(1 if i % 2 == 0 else 2)
+            if not persona or i == 0:
+                continue  # a response needs a persona and something to respond to
+            prompt = encode_prompt(tokenizer, dialog.turns[:i], persona)
+            out.append(_example(tokenizer, prompt, reply, max_length, "persona"))
+    return out
+
+
+def collate(batch: Sequence[SupervisedExample], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded tensors; padding is masked out of attention and loss."""
+    width = max(len(e.input_ids) for e in batch)
+    ids = [e.input_ids + [pad_id] * (width - len(e.input_ids)) for e in batch]
+    labels = [e.labels + [IGNORE] * (width - len(e.labels)) for e in batch]
+    mask = [[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in batch]
+    return {
+        "input_ids": torch.tensor(ids),
+        "attention_mask": torch.tensor(mask),
+        "labels": torch.tensor(labels),
+    }

@@ -1,0 +1,225 @@
+"""``convenv label``: a console active-learning session.
+
+Dialog mode (default): each turn you pick an action code (or type a new one), the
+interviewer proposes a question, you accept it (Enter), reject it (``r``) or type
+the right question; the partner answers what was finally asked. Review mode: the
+interviewer proposes ``--review N`` questions for random codes; the ones the goal
+judge doubts most are shown first, and with ``--auto-accept T`` confident ones are
+accepted without asking. Every decision is written to the label store at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import numpy as np
+
+from agents.base import DialogContext
+from convenv.actions import ActionSet
+from convenv.personachat import load_personas
+from training.goal_judge import GoalJudge
+from training.label_store import LabelledExample, LabelStore
+
+
+def teach_interviewer(interviewer, examples) -> int:
+    """Put accepted/corrected questions into a retrieval interviewer's bank (at once)."""
+    add = getattr(interviewer, "add_question", None)
+    if add is None:
+        return 0
+    count = 0
+    for example in examples:
+        if example.is_training_example:
+            add(example.code, example.final)
+            count += 1
+    return count
+
+
+def _decide(
+    store,
+    interviewer,
+    code,
+    proposed,
+    history,
+    persona,
+    confidence,
+    auto_accept,
+    labeller,
+    input_fn,
+    print_fn,
+) -> LabelledExample:
+    print_fn(f"proposed for [{code}]: {proposed}   (goal check {confidence:.2f})")
+    if auto_accept is not None and confidence >= auto_accept:
+        example = LabelledExample(code, proposed, proposed, "accept", history, persona, "auto")
+        print_fn("  auto-accepted")
+    else:
+        reply = input_fn("Enter=accept, r=reject, or type the right question> ").strip()
+        if reply == "":
+            example = LabelledExample(
+                code, proposed, proposed, "accept", history, persona, labeller
+            )
+        elif reply.lower() in ("r", "reject"):
+            example = LabelledExample(code, proposed, "", "reject", history, persona, labeller)
+        else:
+            example = LabelledExample(code, proposed, reply, "correct", history, persona, labeller)
+    store.append(example)  # durable before anything else happens
+    teach_interviewer(interviewer, [example])
+    return example
+
+
+def label_dialog(
+    store: LabelStore,
+    components,
+    persona: tuple[str, ...],
+    turns: int = 8,
+    auto_accept: float | None = None,
+    labeller: str = "person",
+    input_fn: Callable[[str], str] = input,
+    print_fn: Callable[[str], None] = print,
+    seed: int = 0,
+) -> int:
+    """Run a labelling dialog; returns how many decisions were stored."""
+    actions = ActionSet()
+    judge = GoalJudge(components.identifier.encoder, actions)
+    history: list[str] = []
+    stored = 0
+    menu = "  ".join(f"{i}:{a.label}" for i, a in enumerate(actions))
+    for turn in range(turns):
+        choice = input_fn(f"{menu}\ncode number, or a new code, Enter to stop> ").strip()
+        if not choice:
+            break
+        code = (
+            actions[int(choice)].prompt
+            if choice.isdigit() and int(choice) < len(actions)
+            else (choice if choice.endswith(".") else choice + ".")
+        )
+        (proposed,) = components.interviewer.respond(
+            [DialogContext(tuple(history), goal=code, seed=seed + turn)]
+        )
+        confidence = float(judge.confidence([proposed], [code])[0])
+        example = _decide(
+            store,
+            components.interviewer,
+            code,
+            proposed,
+            tuple(history),
+            persona,
+            confidence,
+            auto_accept,
+            labeller,
+            input_fn,
+            print_fn,
+        )
+        stored += 1
+        if example.verdict == "reject":
+            continue
+        (answer,) = components.partner.respond(
+            [DialogContext((*history, example.final), persona=persona)]
+        )
+        print_fn(f"partner: {answer}")
+        history += [example.final, answer]
+    return stored
+
+
+def label_review(
+    store: LabelStore,
+    components,
+    n: int,
+    auto_accept: float | None = None,
+    labeller: str = "person",
+    input_fn: Callable[[str], str] = input,
+    print_fn: Callable[[str], None] = print,
+    seed: int = 0,
+) -> int:
+    """Review ``n`` out-of-dialog proposals, most doubtful first; returns decisions stored."""
+    actions = ActionSet()
+    judge = GoalJudge(components.identifier.encoder, actions)
+    rng = np.random.default_rng(seed)
+    codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=n)]
+    proposals = components.interviewer.respond(
+        [DialogContext(goal=c, seed=int(s)) for c, s in zip(codes, rng.integers(2**31, size=n))]
+    )
+    confidences = judge.confidence(proposals, codes)
+    stored = 0
+    for i in judge.review_order(proposals, codes):
+        _decide(
+            store,
+            components.interviewer,
+            codes[i],
+            proposals[i],
+            (),
+            (),
+            float(confidences[i]),
+            auto_accept,
+            labeller,
+            input_fn,
+            print_fn,
+        )
+        stored += 1
+    return stored
+
+
+def main(
+    argv: list[str] | None = None,
+    input_fn: Callable[[str], str] = input,
+    print_fn: Callable[[str], None] = print,
+) -> int:
+    parser = argparse.ArgumentParser(prog="convenv label", description=__doc__)
+    parser.add_argument("--store", default="runs/labels.jsonl", help="the label store file")
+    parser.add_argument("--review", type=int, default=0, help="review N proposals instead")
+    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument(
+        "--auto-accept",
+        type=float,
+        default=None,
+        help="accept proposals whose goal check is at least this (0-1)",
+    )
+    parser.add_argument("--labeller", default="person")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
+        parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
+    from convenv.agent_choice import resolve_agents
+    from training.chat import ChatAgents
+
+    partner, interviewer, identifier = resolve_agents(
+        "retrieval", args.interviewer, None, ActionSet(), args.model, args.device
+    )
+    components = ChatAgents(partner, interviewer, identifier)
+    store = LabelStore(args.store)
+    known = teach_interviewer(interviewer, store.training_examples())
+    print_fn(f"label store {store.path}: {known} earlier examples taught to the interviewer")
+    try:
+        if args.review:
+            n = label_review(
+                store,
+                components,
+                args.review,
+                args.auto_accept,
+                args.labeller,
+                input_fn,
+                print_fn,
+                args.seed,
+            )
+        else:
+            personas = load_personas("train")
+            persona = personas[int(np.random.default_rng(args.seed).integers(len(personas)))]
+            n = label_dialog(
+                store,
+                components,
+                persona,
+                args.turns,
+                args.auto_accept,
+                args.labeller,
+                input_fn,
+                print_fn,
+                args.seed,
+            )
+    except (KeyboardInterrupt, EOFError):
+        print_fn("\nstopped; every decision made so far is in the store")
+        return 0
+    print_fn(f"stored {n} decisions in {store.path}")
+    return 0
