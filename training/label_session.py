@@ -136,8 +136,9 @@ def label_review(
     judge = GoalJudge(components.identifier.encoder, actions)
     rng = np.random.default_rng(seed)
     codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=n)]
+    seeds = rng.integers(2**31, size=n)
     proposals = components.interviewer.respond(
-        [DialogContext(goal=c, seed=int(s)) for c, s in zip(codes, rng.integers(2**31, size=n))]
+        [DialogContext(goal=c, seed=int(s)) for c, s in zip(codes, seeds, strict=True)]
     )
     confidences = judge.confidence(proposals, codes)
     stored = 0
