@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class RetrievalPartner:
         self.focus_temperature = focus_temperature
         self.relevance_floor = relevance_floor
         self.relevance_span = relevance_span
+        self.topic_cache_size = 50_000
+        self._topic_cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         texts = list(dict.fromkeys(t for pair in pairs for t in pair))
         row = {t: i for i, t in enumerate(texts)}
         matrix = encoder.encode_corpus(texts, cache_dir, desc="retrieval pool")
@@ -60,26 +63,45 @@ class RetrievalPartner:
         self.responses = matrix[[row[r] for _, r in pairs]]
         self.response_texts = [r for _, r in pairs]
 
+    def _shortlists(
+        self, asked: Sequence[str], vectors: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per question: the ``shortlist`` best-matching pairs and their topic scores.
+
+        They depend on the question alone, and interviewers ask from a finite bank, so
+        they are cached: a repeated question costs no pass over the pool.
+        """
+        missing = [i for i, q in enumerate(asked) if q not in self._topic_cache]
+        if missing:
+            topic = vectors[missing] @ self.contexts.T  # one pass for the whole batch
+            top = np.argpartition(-topic, self.shortlist - 1, axis=1)[:, : self.shortlist]
+            for row, i in enumerate(missing):
+                self._topic_cache[asked[i]] = (top[row], topic[row, top[row]])
+            while len(self._topic_cache) > self.topic_cache_size:
+                self._topic_cache.popitem(last=False)
+        return [self._topic_cache[q] for q in asked]
+
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         for c in contexts:
             if not c.persona:
                 raise ValueError("RetrievalPartner needs a persona in every DialogContext.")
-        questions = self.encoder.encode([last_utterance(c) for c in contexts])
-        topic = questions @ self.contexts.T  # (batch, pairs)
+        asked = [last_utterance(c) for c in contexts]
+        questions = self.encoder.encode(asked)
+        shortlists = self._shortlists(asked, questions)
         facts = [list(c.persona) for c in contexts]
         fact_vectors = self.encoder.encode([f for group in facts for f in group])
         answers, start = [], 0
         for b, context in enumerate(contexts):
             own = fact_vectors[start : start + len(facts[b])]
             start += len(facts[b])
-            top = np.argpartition(-topic[b], self.shortlist - 1)[: self.shortlist]
+            top, topic = shortlists[b]
             relevance = own @ questions[b]
             focus = np.exp((relevance - relevance.max()) / self.focus_temperature)
             persona_fit = (self.responses[top] @ own.T) @ (focus / focus.sum())
             # A question no fact is about gets an ordinary answer: people do not volunteer
             # their persona when asked something unrelated, so what to ask matters.
             gate = np.clip((relevance.max() - self.relevance_floor) / self.relevance_span, 0, 1)
-            total = topic[b, top] + self.persona_weight * gate * persona_fit
+            total = topic + self.persona_weight * gate * persona_fit
             said = set(context.history)
             for i in top[np.argsort(-total, kind="stable")]:
                 if self.response_texts[i] not in said:
