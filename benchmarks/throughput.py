@@ -1,7 +1,12 @@
 """Env steps per second: BatchedDialogVecEnv vs SB3's DummyVecEnv over the same envs.
 
-Each (kind, n_envs) runs in its own process so that peak RSS is that configuration's.
-Usage: python benchmarks/throughput.py [--n-envs 1 4 16 64] [--steps 640]
+Both wrap the same PersonaInterviewEnv engine (one copy of the models), so the only
+difference is one batched call per stage (batched) versus one call per env
+(DummyVecEnv). Each (agents, kind, n_envs) runs in its own process so that its peak
+RSS is its own. Agents: the offline retrieval default, and the tiny PersonaGPT
+stand-in as partner and interviewer (greedy, 24 new tokens).
+
+Usage: python benchmarks/throughput.py [--n-envs 1 4 16 64] [--agents retrieval tiny-personagpt]
 """
 
 from __future__ import annotations
@@ -11,17 +16,34 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
+STEPS = {"retrieval": 1280, "tiny-personagpt": 256}
 
-def measure(kind: str, n_envs: int, steps: int) -> dict:
+
+def make_template(agents: str):
+    from convenv.env import PersonaInterviewEnv
+
+    if agents == "retrieval":
+        return PersonaInterviewEnv()
+    from agents.personagpt import PersonaGPTAgent
+    from agents.tiny_personagpt import build_tiny_personagpt
+
+    directory = build_tiny_personagpt(tempfile.mkdtemp())
+    agent = PersonaGPTAgent(directory, do_sample=False, max_new_tokens=24)
+    agent.model.generation_config.min_new_tokens = 24  # equal work per reply
+    return PersonaInterviewEnv(partner=agent, interviewer=agent)
+
+
+def measure(agents: str, kind: str, n_envs: int, steps: int) -> dict:
     import numpy as np
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from convenv.env import PersonaInterviewEnv
     from convenv.vec_env import BatchedDialogVecEnv
 
-    template = PersonaInterviewEnv()
+    template = make_template(agents)
     if kind == "batched":
         venv = BatchedDialogVecEnv(n_envs, env=template)
     else:
@@ -30,51 +52,50 @@ def measure(kind: str, n_envs: int, steps: int) -> dict:
     venv.seed(0)
     venv.reset()
     rng = np.random.default_rng(0)
-    venv.step(rng.integers(11, size=n_envs))  # warm-up: first-time encodings
-    calls = max(1, steps // n_envs)
+    for _ in range(3):  # warm-up: caches and first-call costs
+        venv.step(rng.integers(11, size=n_envs))
+    calls = max(2, steps // n_envs)
     started = time.perf_counter()
     for _ in range(calls):
         venv.step(rng.integers(11, size=n_envs))
     elapsed = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
-        "kind": kind,
-        "n_envs": n_envs,
-        "steps_per_s": calls * n_envs / elapsed,
-        "rss_mb": rss_mb,
-    }
+    return {"steps_per_s": calls * n_envs / elapsed, "rss_mb": rss_mb}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-envs", type=int, nargs="+", default=[1, 4, 16, 64])
-    parser.add_argument("--steps", type=int, default=1280, help="env steps per measurement")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--agents", nargs="+", default=list(STEPS), choices=list(STEPS))
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]), args.steps)))
+        agents, kind, n = args.child
+        print(json.dumps(measure(agents, kind, int(n), STEPS[agents])))
         return
-    rows = {}
-    for n in args.n_envs:
-        for kind in ("dummy", "batched"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--steps", str(args.steps), "--child", kind, str(n)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            rows[kind, n] = json.loads(out.strip().splitlines()[-1])
-    print("partner: retrieval (offline default)")
-    print(
-        "| n_envs | DummyVecEnv steps/s | batched steps/s | ratio | Dummy RSS MB | batched RSS MB |"
-    )
-    print("|---|---|---|---|---|---|")
-    for n in args.n_envs:
-        d, b = rows["dummy", n], rows["batched", n]
+    for agents in args.agents:
+        rows = {}
+        for n in args.n_envs:
+            for kind in ("dummy", "batched"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", agents, kind, str(n)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                rows[kind, n] = json.loads(out.strip().splitlines()[-1])
+        print(f"\nagents: {agents}")
         print(
-            f"| {n} | {d['steps_per_s']:.0f} | {b['steps_per_s']:.0f} | "
-            f"{b['steps_per_s'] / d['steps_per_s']:.2f}x | {d['rss_mb']:.0f} | {b['rss_mb']:.0f} |"
+            "| n_envs | Dummy steps/s | batched steps/s | ratio | Dummy RSS MB | batched RSS MB |"
         )
+        print("|---|---|---|---|---|---|")
+        for n in args.n_envs:
+            d, b = rows["dummy", n], rows["batched", n]
+            print(
+                f"| {n} | {d['steps_per_s']:.0f} | {b['steps_per_s']:.0f} | "
+                f"{b['steps_per_s'] / d['steps_per_s']:.2f}x | {d['rss_mb']:.0f} | "
+                f"{b['rss_mb']:.0f} |"
+            )
 
 
 if __name__ == "__main__":
