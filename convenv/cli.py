@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "bench": ("training.bench", "persona-authentication benchmark on test personas"),
     "chat": ("training.chat", "talk to the persona partner yourself"),
     "finetune": ("training.finetune", "supervised fine-tuning of a PersonaGPT-format model"),
+    "evaluate": ("training.evaluate", "perplexity and F1 of a PersonaGPT-format model"),
     "label": ("training.label_session", "active learning: accept or correct proposed questions"),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }

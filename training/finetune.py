@@ -105,6 +105,7 @@ def _autocast(device: torch.device):
 @torch.no_grad()
 def evaluate_loss(model, examples, pad_id: int, device, batch_size: int = 16) -> dict[str, float]:
     """Token-weighted mean loss on reply tokens, overall and per task."""
+    was_training = model.training
     model.eval()
     totals: dict[str, list[float]] = {}
     for start in range(0, len(examples), batch_size):
@@ -125,7 +126,7 @@ def evaluate_loss(model, examples, pad_id: int, device, batch_size: int = 16) ->
                 bucket = totals.setdefault(key, [0.0, 0.0])
                 bucket[0] += float(loss)
                 bucket[1] += float(count)
-    model.train()
+    model.train(was_training)
     return {k: s / max(n, 1.0) for k, (s, n) in totals.items()}
 
 
