@@ -48,9 +48,10 @@ class PersonaInterviewEnv(gym.Env):
     politics).
 
     ## Observation Space
-    ``Box(-1, 1, (dim + n_actions + 1,), float32)``: the mean sentence embedding of
-    the partner's answers (``dim`` = 384 for MiniLM), the fraction of turns each code
-    was used, and the fraction of the episode elapsed.
+    ``Box(-1, 1, (dim + 2 * n_actions + 1,), float32)``: the mean sentence embedding
+    of the partner's answers (``dim`` = 384 for MiniLM), whether each code was asked
+    (0/1), the fraction of turns each code was used, and the fraction of the episode
+    elapsed.
 
     ## Rewards
     ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default

@@ -103,7 +103,9 @@ class InterviewEngine:
         self.reward_metric = check_metric_name(reward_metric, "reward_metric")
         self.dim = int(identifier.encoder.dim)
         n = len(actions)
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(self.dim + n + 1,), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            -1.0, 1.0, shape=(self.dim + 2 * n + 1,), dtype=np.float32
+        )
         self.action_space = spaces.Discrete(n)
 
     def start(
@@ -141,14 +143,17 @@ class InterviewEngine:
         return InterviewEpisode(persona, candidates, truth, episode_rng, len(self.actions))
 
     def observation(self, episode: InterviewEpisode) -> np.ndarray:
-        """Mean embedding of the partner's answers ⊕ action-use fractions ⊕ turn fraction."""
+        """Mean embedding of the partner's answers ⊕ codes used (0/1) ⊕ use fractions ⊕ turn."""
         said = (
             np.mean(episode.partner_vectors, axis=0)
             if episode.partner_vectors
             else np.zeros(self.dim, np.float32)
         )
-        counts = episode.action_counts() / self.max_turns
-        obs = np.concatenate([said, counts, [episode.turn / self.max_turns]])
+        counts = episode.action_counts()
+        # A 0/1 "already asked" flag per code: a count fraction moves by only 1/max_turns
+        # per use, too small a signal for a policy network to pick up quickly.
+        used = np.minimum(counts, 1)
+        obs = np.concatenate([said, used, counts / self.max_turns, [episode.turn / self.max_turns]])
         return np.clip(obs, -1.0, 1.0).astype(np.float32)
 
     def step(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> list[TurnResult]:

@@ -39,7 +39,7 @@ def test_checkers_pass_without_warnings(stub_env_kwargs):
 def test_spaces_and_episode_shape(stub_env_kwargs):
     env = PersonaInterviewEnv(**stub_env_kwargs, max_turns=3, render_mode="ansi")
     assert env.action_space == gym.spaces.Discrete(11)
-    assert env.observation_space.shape == (64 + 11 + 1,)
+    assert env.observation_space.shape == (64 + 11 + 11 + 1,)
     obs, info = env.reset(seed=3)
     assert obs[-1] == 0.0 and not obs[:-1].any()
     assert len(info["candidates"]) == len(info["persona"]) + 20
@@ -49,7 +49,8 @@ def test_spaces_and_episode_shape(stub_env_kwargs):
         total += reward
         assert terminated == (turn == 2) and not truncated
         assert info["code"] == "ask about pets." and info["answer"] in info["persona"]
-    assert obs[64 + 1] == pytest.approx(1.0)  # pets used 3 of 3 turns
+    assert obs[64 + 1] == 1.0 and obs[64 + 2] == 0.0  # pets asked, work not
+    assert obs[64 + 11 + 1] == pytest.approx(1.0)  # pets used 3 of 3 turns
     assert obs[-1] == pytest.approx(1.0)
     # delta rewards telescope to the final metric
     assert total == pytest.approx(info["metrics"]["recall@5"])
