@@ -63,7 +63,8 @@ def main() -> None:
     print(
         f"\ntiny stand-in (2 layers, 128 dims), {args.train_dialogs} train dialogs, "
         f"{args.epochs} epoch(s), {summary['steps']} updates of {args.batch_size}; "
-        f"evaluated on {args.eval_dialogs} validation dialogs ({int(before['responses'])} responses)"
+        f"evaluated on {args.eval_dialogs} validation dialogs "
+        f"({int(before['responses'])} responses)"
     )
     print("| model | perplexity | F1 |")
     print("|---|---|---|")
