@@ -54,8 +54,10 @@ class PersonaInterviewEnv(gym.Env):
     elapsed.
 
     ## Rewards
-    ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default
-    recall@5) this turn, so an episode's return is its final metric.
+    ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default AUC,
+    the fraction of true/wrong fact pairs ranked right: smooth, so PPO learns from it
+    where the 0.2-sized jumps of recall@5 drown the signal) this turn, so an episode's
+    return is its final metric.
     ``"terminal"``: the final metric at the last turn, 0 before.
 
     ## Starting State
@@ -87,7 +89,7 @@ class PersonaInterviewEnv(gym.Env):
         max_turns: int = 8,
         n_negatives: int = 20,
         reward_mode: str = "delta",
-        reward_metric: str = "recall@5",
+        reward_metric: str = "auc",
         render_mode: str | None = None,
         model: str | None = None,
         device: str = "auto",

@@ -80,7 +80,7 @@ class InterviewEngine:
         max_turns: int = 8,
         n_negatives: int = 20,
         reward_mode: str = "delta",
-        reward_metric: str = "recall@5",
+        reward_metric: str = "auc",
     ) -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
             raise InvalidArgumentError(f"max_turns={max_turns!r}; pass a positive integer.")

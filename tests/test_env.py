@@ -53,7 +53,7 @@ def test_spaces_and_episode_shape(stub_env_kwargs):
     assert obs[64 + 11 + 1] == pytest.approx(1.0)  # pets used 3 of 3 turns
     assert obs[-1] == pytest.approx(1.0)
     # delta rewards telescope to the final metric
-    assert total == pytest.approx(info["metrics"]["recall@5"])
+    assert total == pytest.approx(info["metrics"]["auc"])
     text = env.render()
     assert "[ask about pets]" in text and "identification:" in text
 

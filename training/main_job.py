@@ -15,9 +15,9 @@ from training.train_policy import TrainConfig, train
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convenv main", description=__doc__)
-    parser.add_argument("--timesteps", type=int, default=100_000)
+    parser.add_argument("--timesteps", type=int, default=250_000)
     parser.add_argument("--n-envs", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=4, help="bench episodes per test persona")
+    parser.add_argument("--repeats", type=int, default=8, help="bench episodes per test persona")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/main")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)

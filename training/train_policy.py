@@ -25,11 +25,11 @@ class TrainConfig:
     """Settings of one training run (saved next to the model as ``settings.json``)."""
 
     algorithm: str = field(default="ppo", metadata={"help": "ppo, dqn or a2c"})
-    timesteps: int = field(default=100_000, metadata={"help": "env steps to train for"})
+    timesteps: int = field(default=250_000, metadata={"help": "env steps to train for"})
     n_envs: int = field(default=16, metadata={"help": "parallel interviews (one batched env)"})
     seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
     max_turns: int = field(default=8, metadata={"help": "questions per episode"})
-    reward_metric: str = field(default="recall@5", metadata={"help": "metric to reward"})
+    reward_metric: str = field(default="auc", metadata={"help": "metric to reward"})
     reward_mode: str = field(default="delta", metadata={"help": "delta or terminal"})
     eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
     eval_episodes: int = field(default=64, metadata={"help": "validation episodes per eval"})
