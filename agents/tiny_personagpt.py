@@ -46,6 +46,7 @@ def build_tiny_personagpt(
     vocab_size: int = 600,
     n_layer: int = 2,
     n_embd: int = 64,
+    n_positions: int = 512,
     seed: int = 0,
 ) -> Path:
     """Write a tiny GPT-2 + tokenizer with PersonaGPT's special tokens to ``directory``."""
@@ -79,7 +80,7 @@ def build_tiny_personagpt(
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_positions=256,
+        n_positions=n_positions,
         n_embd=n_embd,
         n_layer=n_layer,
         n_head=2,

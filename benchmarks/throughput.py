@@ -29,8 +29,11 @@ def make_template(agents: str):
         return PersonaInterviewEnv()
     from agents.personagpt import PersonaGPTAgent
     from agents.tiny_personagpt import build_tiny_personagpt
+    from convenv.personachat import load_dialogs
 
-    directory = build_tiny_personagpt(tempfile.mkdtemp())
+    # A tokenizer that knows Persona-Chat words keeps prompts at realistic lengths.
+    text = [t for d in load_dialogs("train")[:300] for t in (*d.turns, *d.persona1, *d.persona2)]
+    directory = build_tiny_personagpt(tempfile.mkdtemp(), text, vocab_size=2000)
     agent = PersonaGPTAgent(directory, do_sample=False, max_new_tokens=24)
     agent.model.generation_config.min_new_tokens = 24  # equal work per reply
     return PersonaInterviewEnv(partner=agent, interviewer=agent)
