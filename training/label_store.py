@@ -11,10 +11,11 @@ import fcntl
 import json
 import os
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from training.jsonl import read_jsonl
 
 VERDICTS = ("accept", "correct", "reject")
 
@@ -106,18 +107,8 @@ class LabelStore:
             self.append(example)
 
     def _rows(self) -> Iterator[dict]:
-        if not self.path.exists():
-            return
-        lines = self.path.read_text(encoding="utf-8").split("\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                # A crash tears at most one line per crash; skipping it never costs the rest.
-                where = "last line" if number >= len(lines) - 1 else "line"
-                warnings.warn(f"{self.path}: skipped a torn {where} {number}", stacklevel=3)
+        if self.path.exists():
+            yield from read_jsonl(self.path)
 
     def load(self) -> list[LabelledExample]:
         """Every record once, in the order first written."""
