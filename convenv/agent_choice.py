@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
 
@@ -42,13 +40,7 @@ def resolve_agents(
             return getattr(defaults, role)
         if agent == "personagpt":
             if "model" not in shared_gpt:
-                try:
-                    from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
-                except ImportError as err:
-                    raise InvalidArgumentError(
-                        f"{role}='personagpt': this convenv version has no PersonaGPT agent yet; "
-                        "use 'retrieval' (the offline default)."
-                    ) from err
+                from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
 
                 # One model instance serves both roles.
                 shared_gpt["model"] = PersonaGPTAgent(model or DEFAULT_MODEL, device=device)
@@ -66,9 +58,3 @@ def resolve_agents(
         one(interviewer, "interviewer"),
         identifier if identifier is not None else defaults.identifier,
     )
-
-
-def check_kinds(names: Sequence[str]) -> None:
-    for name in names:
-        if name not in AGENT_KINDS:
-            raise InvalidArgumentError(f"agent kind {name!r}; pass one of {AGENT_KINDS}.")
