@@ -59,7 +59,7 @@ class ActionSet(Sequence[ActionCode]):
     """An ordered, duplicate-free list of action codes; action ``i`` is ``codes[i]``."""
 
     def __init__(self, codes: Iterable[ActionCode | str] = DEFAULT_ACTIONS) -> None:
-        parsed = [c if isinstance(c, ActionCode) else _code_from_string(c) for c in codes]
+        parsed = [c if isinstance(c, ActionCode) else code_from_string(c) for c in codes]
         if not parsed:
             raise InvalidArgumentError("actions must hold at least one action code.")
         prompts = [c.prompt for c in parsed]
@@ -109,7 +109,7 @@ class ActionSet(Sequence[ActionCode]):
         )
 
 
-def _code_from_string(text: str) -> ActionCode:
+def code_from_string(text: str) -> ActionCode:
     """A custom code typed as plain text: the text is label, prompt and description."""
     text = text.strip()
     prompt = text if text.endswith(".") else text + "."

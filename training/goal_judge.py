@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convenv.actions import ActionCode, ActionSet
+from convenv.actions import ActionCode, ActionSet, code_from_string
 
 GOAL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "goal_questions.csv"
 
@@ -47,7 +47,7 @@ class GoalJudge:
         for i, c in enumerate(self.codes):
             if code in (c.prompt, c.label):
                 return i
-        new = ActionCode(code.rstrip("."), code if code.endswith(".") else code + ".")
+        new = code_from_string(code)
         self.codes.append(new)
         self._vectors = np.vstack([self._vectors, self._describe([new])])
         return len(self.codes) - 1

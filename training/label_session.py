@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from agents.base import DialogContext
-from convenv.actions import ActionSet
+from convenv.actions import ActionSet, code_from_string
 from convenv.personachat import load_personas
 from training.goal_judge import GoalJudge
 from training.label_store import LabelledExample, LabelStore
@@ -91,7 +91,7 @@ def label_dialog(
         code = (
             actions[int(choice)].prompt
             if choice.isdigit() and int(choice) < len(actions)
-            else (choice if choice.endswith(".") else choice + ".")
+            else code_from_string(choice).prompt
         )
         (proposed,) = components.interviewer.respond(
             [DialogContext(tuple(history), goal=code, seed=seed + turn)]
