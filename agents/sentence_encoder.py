@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from agents.devices import resolve_device
+from agents.row_cache import RowCache
 
 
 def bundled_minilm_path() -> Path:
@@ -60,35 +60,32 @@ class SentenceEncoder:
         self.model_id = _model_id(path)
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = RowCache((self.dim,), cache_size)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed ``texts`` (shape ``(len(texts), dim)``), encoding only the uncached ones."""
         texts = list(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        missing = self._cache.missing(texts)
+        if len(missing) > self._cache.capacity:  # more than the cache holds: no caching
+            return self._encode(texts, show_progress)
         if missing:
-            vectors = self.model.encode(
-                missing,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=show_progress,
-            ).astype(np.float32, copy=False)
-            self.remember(missing, vectors)
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            out[i] = self._cache[text]
-            self._cache.move_to_end(text)
-        return out
+            self._cache.put(missing, self._encode(missing, show_progress))
+        return self._cache.get(texts)
 
-    def remember(self, texts: Iterable[str], vectors: np.ndarray) -> None:
+    def _encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=show_progress,
+        ).astype(np.float32, copy=False)
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Put known embeddings into the in-memory cache (e.g. a matrix loaded from disk)."""
-        for text, vector in zip(texts, vectors, strict=True):
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(texts, vectors)
 
     def encode_corpus(
         self, texts: Sequence[str], cache_dir: Path | None = None, desc: str = "encoding"

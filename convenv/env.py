@@ -13,6 +13,7 @@ from convenv.agent_choice import resolve_agents
 from convenv.errors import InvalidArgumentError
 from convenv.interview import InterviewEngine, InterviewEpisode
 from convenv.personachat import SPLITS, Persona, as_persona, fact_pool, load_personas
+from convenv.reference import CandidatePool
 
 
 def persona_pool(
@@ -102,6 +103,7 @@ class PersonaInterviewEnv(gym.Env):
         self.render_mode = render_mode
         self.split = split
         self.personas, self.facts = persona_pool(split, personas)
+        self.candidate_pool = CandidatePool(self.facts)
         action_set = as_action_set(actions)
         partner, interviewer, identifier = resolve_agents(
             partner, interviewer, identifier, action_set, model, device, pool_dialogs
@@ -122,6 +124,7 @@ class PersonaInterviewEnv(gym.Env):
         env.render_mode = other.render_mode
         env.split = other.split
         env.personas, env.facts = other.personas, other.facts
+        env.candidate_pool = other.candidate_pool
         env.engine = other.engine
         env.action_space = other.action_space
         env.observation_space = other.observation_space
@@ -136,7 +139,9 @@ class PersonaInterviewEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self.episode = self.engine.start(self.np_random, self.personas, self.facts, options)
+        self.episode = self.engine.start(
+            self.np_random, self.personas, self.candidate_pool, options
+        )
         return self.engine.observation(self.episode), {
             "persona": self.episode.persona,
             "candidates": self.episode.candidates,
@@ -145,8 +150,9 @@ class PersonaInterviewEnv(gym.Env):
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.episode is None:
             raise InvalidArgumentError("step() called before reset(); call env.reset() first.")
-        result = self.engine.step([self.episode], [action])[0]
-        return result.observation, result.reward, result.terminated, False, result.info
+        batch = self.engine.step([self.episode], [action])
+        reward, terminated = float(batch.rewards[0]), bool(batch.terminated[0])
+        return batch.observations[0], reward, terminated, False, batch.infos[0]
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +17,25 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def split_sentences(utterance: str) -> list[str]:
     """Persona-Chat turns often hold two sentences about two facts; score them apart."""
     return [s for s in (p.strip() for p in _SENTENCE_END.split(utterance)) if s]
+
+
+@dataclass
+class Identification:
+    """One episode's running identification, updated by :meth:`PersonaIdentifier.hear`.
+
+    The candidates are embedded at the first ``hear`` (batched with the other
+    episodes' texts); ``scores`` always equal :meth:`PersonaIdentifier.score` over
+    everything heard so far (zeros before anything was said).
+    """
+
+    candidates: tuple[str, ...]
+    vectors: np.ndarray | None = None  # (n_candidates, dim) once begun
+    similarities: np.ndarray | None = None  # (n_candidates, n_sentences), unless "max"
+    heard: int = 0  # sentences heard
+    scores: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scores = np.zeros(len(self.candidates), np.float32)
 
 
 class PersonaIdentifier:
@@ -76,6 +96,47 @@ class PersonaIdentifier:
             for said, cands in zip(units, candidates, strict=True)
         ]
 
+    def begin(self, candidates: Sequence[str]) -> Identification:
+        """The state of a new episode; its candidates are embedded at its first :meth:`hear`."""
+        return Identification(tuple(candidates))
+
+    def hear(self, states: Sequence[Identification], utterances: Sequence[str]) -> None:
+        """Add one new utterance per episode and update each episode's ``scores``.
+
+        One encoder call embeds the new sentences of every episode (and the candidates
+        of episodes just begun); only new sentences are compared, so turn 8 costs what
+        turn 1 does.
+        """
+        if len(states) != len(utterances):
+            raise InvalidArgumentError(
+                f"{len(utterances)} utterances for {len(states)} identification states."
+            )
+        units = [self._units((u,)) for u in utterances]
+        fresh = [state for state in states if state.vectors is None]
+        # Fresh candidates first, then each episode's sentences: every group is a
+        # contiguous slice of one encoder call (views, no gathering).
+        texts = [t for state in fresh for t in state.candidates]
+        texts += [t for group in units for t in group]
+        vectors = self.encoder.encode(texts) if texts else np.zeros((0, self.dim), np.float32)
+        start = 0
+        for state in fresh:
+            state.vectors = vectors[start : start + len(state.candidates)]
+            start += len(state.candidates)
+        for state, group in zip(states, units, strict=True):
+            if not group:
+                continue
+            new = state.vectors @ vectors[start : start + len(group)].T
+            start += len(group)
+            if self.aggregation == "max":  # a running maximum is the maximum over all
+                best = new.max(axis=1) if len(group) > 1 else new[:, 0]
+                state.scores = np.maximum(state.scores, best) if state.heard else best
+            else:
+                if state.similarities is not None:
+                    new = np.concatenate([state.similarities, new], axis=1)
+                state.similarities = new
+                state.scores = self._aggregate_similarities(new)
+            state.heard += len(group)
+
     def score(self, utterances: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """One score per candidate for one episode (zeros when nothing was said)."""
         return self.score_batch([utterances], [candidates])[0]
@@ -83,7 +144,10 @@ class PersonaIdentifier:
     def _aggregate(self, facts: np.ndarray, said: np.ndarray) -> np.ndarray:
         if len(said) == 0:
             return np.zeros(len(facts), dtype=np.float32)
-        sims = facts @ said.T  # (n_candidates, n_sentences)
+        return self._aggregate_similarities(facts @ said.T)
+
+    def _aggregate_similarities(self, sims: np.ndarray) -> np.ndarray:
+        """``(n_candidates, n_sentences)`` similarities → one score per candidate."""
         if self.aggregation == "max":
             return sims.max(axis=1)
         if self.aggregation == "mean":

@@ -15,9 +15,10 @@ from gymnasium import spaces
 from agents.base import DialogContext
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
-from convenv.metrics import check_metric_name, ranking_metrics
+from convenv.identifier import Identification
+from convenv.metrics import check_metric_name, ranking_metrics_batch
 from convenv.personachat import Persona, as_persona
-from convenv.reference import sample_candidates
+from convenv.reference import CandidatePool
 
 REWARD_MODES = ("delta", "terminal")
 
@@ -29,12 +30,14 @@ class InterviewEpisode:
     persona: Persona
     candidates: tuple[str, ...]
     is_true: np.ndarray
-    rng: np.random.Generator
+    seeds: list[list[int]]  # per turn: the interviewer's and the partner's seed
+    identification: Identification
+    # Sum of the partner's answer embeddings ⊕ uses of each code: the observation's counters.
+    totals: np.ndarray
     n_actions: int
     history: list[str] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
     metrics: list[dict[str, float]] = field(default_factory=list)
-    partner_vectors: list[np.ndarray] = field(default_factory=list)
 
     @property
     def turn(self) -> int:
@@ -45,25 +48,35 @@ class InterviewEpisode:
         return self.history[1::2]
 
     def action_counts(self) -> np.ndarray:
-        return np.bincount(np.asarray(self.actions, dtype=np.int64), minlength=self.n_actions)
+        return self.totals[-self.n_actions :].astype(np.int64)
 
 
 @dataclass
-class TurnResult:
-    observation: np.ndarray
-    reward: float
-    terminated: bool
-    info: dict
+class TurnBatch:
+    """One turn of N episodes: row ``i`` of every array belongs to episode ``i``."""
+
+    observations: np.ndarray  # (N, observation dim) float32
+    rewards: np.ndarray  # (N,) float64
+    terminated: np.ndarray  # (N,) bool
+    infos: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.infos)
 
 
 class InterviewEngine:
     """Runs interview turns for a batch of episodes.
 
+    Every stage of :meth:`step` is one call for the whole batch (interviewer, partner,
+    identifier), and the bookkeeping (metrics, rewards, observations) is array code
+    over the batch, so N episodes cost little more than one.
+
     Args:
         actions: The action codes.
         partner: Answers in character (a :class:`~agents.base.DialogAgent`).
         interviewer: Turns an action code into a question (a DialogAgent).
-        identifier: Ranks candidate facts (``score_batch`` and ``encoder``).
+        identifier: Ranks candidate facts (a :class:`~convenv.identifier.PersonaIdentifier`
+            or anything with its ``encoder``, ``begin`` and ``hear``).
         max_turns: Questions per episode.
         n_negatives: Wrong facts among the candidates.
         reward_mode: ``"delta"`` (per-turn change of the metric; the returns sum to the
@@ -93,6 +106,12 @@ class InterviewEngine:
                 raise InvalidArgumentError(
                     f"{name}={agent!r} has no respond(contexts) method; pass a DialogAgent."
                 )
+        for method in ("begin", "hear"):
+            if not callable(getattr(identifier, method, None)):
+                raise InvalidArgumentError(
+                    f"identifier={identifier!r} has no {method}() method; "
+                    "pass a convenv.identifier.PersonaIdentifier."
+                )
         self.actions = actions
         self.partner = partner
         self.interviewer = interviewer
@@ -112,7 +131,7 @@ class InterviewEngine:
         self,
         rng: np.random.Generator,
         personas: Sequence[Persona],
-        facts: Sequence[str],
+        pool: CandidatePool,
         options: Mapping | None = None,
     ) -> InterviewEpisode:
         """A new episode: persona and candidates drawn from ``rng`` (or pinned by options).
@@ -137,78 +156,106 @@ class InterviewEngine:
             persona = personas[int(index)]
         else:
             persona = personas[int(rng.integers(len(personas)))]
-        candidates, truth = sample_candidates(persona, facts, self.n_negatives, rng)
-        # The episode's own generator: turn seeds do not depend on which batch it runs in.
-        episode_rng = np.random.default_rng(rng.integers(2**63))
-        return InterviewEpisode(persona, candidates, truth, episode_rng, len(self.actions))
+        candidates, truth = pool.sample(persona, self.n_negatives, rng)
+        # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
+        seeds = rng.integers(2**31, size=(self.max_turns, 2)).tolist()
+        identification = self.identifier.begin(candidates)
+        totals = np.zeros(self.dim + len(self.actions), np.float64)
+        return InterviewEpisode(
+            persona, candidates, truth, seeds, identification, totals, len(self.actions)
+        )
 
     def observation(self, episode: InterviewEpisode) -> np.ndarray:
         """Mean embedding of the partner's answers ⊕ codes used (0/1) ⊕ use fractions ⊕ turn."""
-        said = (
-            np.mean(episode.partner_vectors, axis=0)
-            if episode.partner_vectors
-            else np.zeros(self.dim, np.float32)
-        )
-        counts = episode.action_counts()
+        if episode.turn == 0:  # nothing said or asked yet: every feature is 0 (resets are hot)
+            return np.zeros(self.observation_space.shape, np.float32)
+        return self.observations([episode])[0]
+
+    def observations(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
+        """The observations of N episodes as one ``(N, observation dim)`` array."""
+        totals = np.stack([e.totals for e in episodes])
+        turns = np.array([e.turn for e in episodes], np.float64)
+        said = totals[:, : self.dim] / np.maximum(turns, 1)[:, None]
+        counts = totals[:, self.dim :]
         # A 0/1 "already asked" flag per code: a count fraction moves by only 1/max_turns
         # per use, too small a signal for a policy network to pick up quickly.
         used = np.minimum(counts, 1)
-        obs = np.concatenate([said, used, counts / self.max_turns, [episode.turn / self.max_turns]])
+        obs = np.concatenate(
+            [said, used, counts / self.max_turns, (turns / self.max_turns)[:, None]], axis=1
+        )
         return np.clip(obs, -1.0, 1.0).astype(np.float32)
 
-    def step(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> list[TurnResult]:
+    def step(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> TurnBatch:
         """One turn of every episode: one interviewer, one partner, one identifier call."""
         if len(episodes) != len(actions):
             raise InvalidArgumentError(f"{len(actions)} actions for {len(episodes)} episodes.")
         codes = [self.actions.code(a) for a in actions]
-        for episode in episodes:
-            if episode.turn >= self.max_turns:
-                raise InvalidArgumentError(
-                    "step() called on a finished episode; call reset() first."
-                )
+        turns = [e.turn for e in episodes]
+        if max(turns, default=0) >= self.max_turns:
+            raise InvalidArgumentError("step() called on a finished episode; call reset() first.")
         questions = self.interviewer.respond(
             [
-                DialogContext(tuple(e.history), goal=c.prompt, seed=int(e.rng.integers(2**31)))
-                for e, c in zip(episodes, codes, strict=True)
+                DialogContext(tuple(e.history), goal=c.prompt, seed=e.seeds[t][0])
+                for e, c, t in zip(episodes, codes, turns, strict=True)
             ]
         )
         answers = self.partner.respond(
             [
-                DialogContext((*e.history, q), persona=e.persona, seed=int(e.rng.integers(2**31)))
-                for e, q in zip(episodes, questions, strict=True)
+                DialogContext((*e.history, q), persona=e.persona, seed=e.seeds[t][1])
+                for e, q, t in zip(episodes, questions, turns, strict=True)
             ]
         )
         answer_vectors = self.identifier.encoder.encode(answers)
+        self.identifier.hear([e.identification for e in episodes], answers)
         for e, a, q, r, v in zip(
             episodes, actions, questions, answers, answer_vectors, strict=True
         ):
             e.actions.append(int(a))
-            e.history.extend([q, r])
-            e.partner_vectors.append(v)
-        scores = self.identifier.score_batch(
-            [e.partner_utterances for e in episodes], [e.candidates for e in episodes]
+            e.history += (q, r)
+            e.totals[: self.dim] += v
+            e.totals[self.dim + int(a)] += 1
+
+        scores, truth, valid = self._padded(episodes)
+        metrics = ranking_metrics_batch(scores, truth, valid)
+        names = list(metrics)
+        columns = [metrics[name].tolist() for name in names]
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        current = metrics[self.reward_metric]
+        previous = np.array(
+            [e.metrics[-1][self.reward_metric] if e.metrics else 0.0 for e in episodes]
         )
-        results = []
-        for e, code, s in zip(episodes, codes, scores, strict=True):
-            metrics = ranking_metrics(s, e.is_true)
-            previous = e.metrics[-1][self.reward_metric] if e.metrics else 0.0
-            e.metrics.append(metrics)
-            done = e.turn >= self.max_turns
-            if self.reward_mode == "delta":
-                reward = metrics[self.reward_metric] - previous
-            else:
-                reward = metrics[self.reward_metric] if done else 0.0
-            info = {
-                "turn": e.turn,
-                "code": code.prompt,
-                "label": code.label,
-                "question": e.history[-2],
-                "answer": e.history[-1],
-                "metrics": metrics,
-                "persona": e.persona,
-            }
-            results.append(TurnResult(self.observation(e), float(reward), done, info))
-        return results
+        done = np.array(turns) + 1 >= self.max_turns
+        if self.reward_mode == "delta":
+            rewards = current - previous
+        else:
+            rewards = np.where(done, current, 0.0)
+        infos = []
+        for e, code, row in zip(episodes, codes, rows, strict=True):
+            e.metrics.append(row)
+            infos.append(
+                {
+                    "turn": e.turn,
+                    "code": code.prompt,
+                    "label": code.label,
+                    "question": e.history[-2],
+                    "answer": e.history[-1],
+                    "metrics": row,
+                    "persona": e.persona,
+                }
+            )
+        return TurnBatch(self.observations(episodes), rewards, done, infos)
+
+    @staticmethod
+    def _padded(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, ...]:
+        """Scores, truth and validity of every candidate as ``(N, most candidates)`` arrays."""
+        sizes = np.array([len(e.candidates) for e in episodes])
+        width = int(sizes.max())
+        scores = np.zeros((len(episodes), width))
+        truth = np.zeros((len(episodes), width), bool)
+        for i, (e, n) in enumerate(zip(episodes, sizes.tolist(), strict=True)):
+            scores[i, :n] = e.identification.scores
+            truth[i, :n] = e.is_true
+        return scores, truth, np.arange(width) < sizes[:, None]
 
     def transcript(self, episode: InterviewEpisode) -> str:
         """The dialog so far as text, with the partner's persona and the current ranking."""

@@ -41,36 +41,58 @@ def ranking_metrics(
             f"scores shape {scores.shape} and is_true shape {truth.shape} "
             "must be the same 1-D shape."
         )
-    n_true = int(truth.sum())
-    if n_true == 0:
+    batch = ranking_metrics_batch(scores[None], truth[None])
+    return {name: float(values[0]) for name, values in batch.items()}
+
+
+def ranking_metrics_batch(
+    scores: np.ndarray, is_true: np.ndarray, valid: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The metrics of N rankings at once: one array of N values per metric.
+
+    Args:
+        scores: ``(N, C)`` scores; rows with fewer candidates are padded.
+        is_true: ``(N, C)`` whether each candidate is a true fact (False on padding).
+        valid: ``(N, C)`` which entries are real candidates (default: all).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(is_true, dtype=bool)
+    if scores.shape != truth.shape or scores.ndim != 2:
+        raise InvalidArgumentError(
+            f"scores shape {scores.shape} and is_true shape {truth.shape} "
+            "must be the same (N, C) shape."
+        )
+    valid = np.ones_like(truth) if valid is None else np.asarray(valid, dtype=bool)
+    truth = truth & valid
+    n_true = truth.sum(axis=1)
+    if (n_true == 0).any():
         raise InvalidArgumentError(
             "is_true has no true candidate; identification needs at least one."
         )
-    hits = truth[rank_order(scores)]
+    # Padding sorts last; ties keep candidate order (stable), so a ranking that ties
+    # (nothing said yet) favours whatever came first in the shuffled candidates.
+    order = np.argsort(np.where(valid, -scores, np.inf), axis=1, kind="stable")
+    hits = np.take_along_axis(truth, order, axis=1)
+    wrong = np.take_along_axis(valid & ~truth, order, axis=1)
+    n_wrong = wrong.sum(axis=1)
+    top = np.cumsum(hits, axis=1)  # true facts within the first k, for every k
+    columns = hits.shape[1]
 
-    def precision(k: int) -> float:
-        return float(hits[:k].sum()) / k
+    def found(k: int) -> np.ndarray:
+        return top[:, min(k, columns) - 1].astype(np.float64)
 
-    def recall(k: int) -> float:
-        return float(hits[:k].sum()) / n_true
-
+    # Wrong facts ranked below each position, counted for the positions of true facts.
+    wrong_below = np.cumsum(wrong[:, ::-1], axis=1)[:, ::-1]
+    pairs = np.where(hits, wrong_below, 0).sum(axis=1)
+    auc = np.where(n_wrong > 0, pairs / np.maximum(n_true * n_wrong, 1), 1.0)
     return {
-        "precision@1": precision(1),
-        "precision@5": precision(5),
-        "recall@5": recall(5),
-        "recall@10": recall(10),
-        "mrr": 1.0 / (int(np.argmax(hits)) + 1),
-        "auc": _pairwise_auc(hits),
+        "precision@1": found(1) / 1,
+        "precision@5": found(5) / 5,
+        "recall@5": found(5) / n_true,
+        "recall@10": found(10) / n_true,
+        "mrr": 1.0 / (np.argmax(hits, axis=1) + 1),
+        "auc": auc,
     }
-
-
-def _pairwise_auc(hits: np.ndarray) -> float:
-    """Fraction of (true, wrong) pairs where the true fact ranks higher."""
-    n_true, n_wrong = int(hits.sum()), int((~hits).sum())
-    if n_wrong == 0:
-        return 1.0
-    wrong_below = np.cumsum((~hits)[::-1])[::-1]  # wrong facts at or below each position
-    return float(wrong_below[hits].sum()) / (n_true * n_wrong)
 
 
 def mean_metrics(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -14,20 +14,50 @@ from convenv.metrics import METRIC_NAMES, bootstrap_ci, ranking_metrics
 from convenv.personachat import Dialog, fact_pool, load_dialogs
 
 
+class CandidatePool:
+    """The facts wrong candidates are drawn from, indexed once for fast episode resets.
+
+    Drawing negatives is a boolean mask over the pool, not a pass over its thousands
+    of strings, so a reset costs microseconds however large the pool.
+    """
+
+    def __init__(self, facts: Sequence[str]) -> None:
+        self.facts = tuple(dict.fromkeys(facts))
+        self._row = {fact: i for i, fact in enumerate(self.facts)}
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+    def sample(
+        self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """The persona facts plus ``n_negatives`` others, shuffled: ``(candidates, is_true)``.
+
+        Shuffling matters: a ranking that ties (nothing said yet) must not favour true facts.
+        """
+        taken = {self._row[f] for f in persona if f in self._row}
+        wanted = min(n_negatives, len(self.facts) - len(taken))
+        picks: list[int] = []
+        # Rejection sampling: a few integer draws, where choice(replace=False) would
+        # permute the whole pool of thousands of facts on every reset.
+        while len(picks) < wanted:
+            for i in rng.integers(len(self.facts), size=2 * wanted).tolist():
+                if i not in taken:
+                    taken.add(i)
+                    picks.append(i)
+                    if len(picks) == wanted:
+                        break
+        candidates = [*persona, *(self.facts[i] for i in picks)]
+        truth = np.array([True] * len(persona) + [False] * len(picks))
+        order = rng.permutation(len(candidates))
+        return tuple(candidates[i] for i in order), truth[order]
+
+
 def sample_candidates(
     persona: Sequence[str], pool: Sequence[str], n_negatives: int, rng: np.random.Generator
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """The persona facts plus ``n_negatives`` others, shuffled: ``(candidates, is_true)``.
-
-    Shuffling matters: a ranking that ties (nothing said yet) must not favour true facts.
-    """
-    own = set(persona)
-    others = [f for f in pool if f not in own]
-    picks = rng.choice(len(others), size=min(n_negatives, len(others)), replace=False)
-    candidates = [*persona, *(others[i] for i in picks)]
-    truth = np.array([True] * len(persona) + [False] * len(picks))
-    order = rng.permutation(len(candidates))
-    return tuple(candidates[i] for i in order), truth[order]
+    """One draw of :meth:`CandidatePool.sample` (index the pool once for many draws)."""
+    return CandidatePool(pool).sample(persona, n_negatives, rng)
 
 
 def identify_real_dialogs(
@@ -44,6 +74,7 @@ def identify_real_dialogs(
     """
     dialogs = list(dialogs) if dialogs is not None else load_dialogs("test")
     pool = fact_pool([p for d in dialogs for p in (d.persona1, d.persona2) if p])
+    pool = CandidatePool(pool)
     rng = np.random.default_rng(seed)
     cases = []
     for dialog in dialogs:
@@ -53,7 +84,7 @@ def identify_real_dialogs(
                 cases.append(
                     (
                         dialog.utterances_of(speaker),
-                        *sample_candidates(persona, pool, n_negatives, rng),
+                        *pool.sample(persona, n_negatives, rng),
                     )
                 )
     results: dict[int, dict[str, tuple[float, float, float]]] = {}

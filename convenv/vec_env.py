@@ -59,23 +59,16 @@ class BatchedDialogVecEnv(VecEnv):
             raise InvalidArgumentError("step_wait() without step_async(actions); call step().")
         if any(env.episode is None for env in self.envs):
             raise InvalidArgumentError("step() called before reset(); call reset() first.")
-        results = self.engine.step([env.episode for env in self.envs], list(self._actions))
+        batch = self.engine.step([env.episode for env in self.envs], list(self._actions))
         self._actions = None
-        observations = np.empty((self.num_envs, *self.observation_space.shape), np.float32)
-        rewards = np.empty(self.num_envs, np.float32)
-        dones = np.empty(self.num_envs, bool)
-        infos = []
-        for i, (env, result) in enumerate(zip(self.envs, results, strict=True)):
-            info = result.info
+        observations = batch.observations
+        for i in np.flatnonzero(batch.terminated):
+            info = batch.infos[i]
+            info["terminal_observation"] = observations[i].copy()
+            observations[i], self.reset_infos[i] = self.envs[i].reset()
+        for info in batch.infos:
             info["TimeLimit.truncated"] = False  # interviews end by design, never by a time limit
-            if result.terminated:
-                info["terminal_observation"] = result.observation
-                observations[i], self.reset_infos[i] = env.reset()
-            else:
-                observations[i] = result.observation
-            rewards[i], dones[i] = result.reward, result.terminated
-            infos.append(info)
-        return observations, rewards, dones, infos
+        return observations, batch.rewards.astype(np.float32), batch.terminated.copy(), batch.infos
 
     def close(self) -> None:
         for env in self.envs:

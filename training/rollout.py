@@ -62,7 +62,7 @@ def run_episodes(
             return
         k = queue.pop()
         rng, _ = seeding.np_random(int(seeds[k]))
-        episode = engine.start(rng, env.personas, env.facts, options[k])
+        episode = engine.start(rng, env.personas, env.candidate_pool, options[k])
         lanes[lane] = (k, episode)
         observations[lane] = engine.observation(episode)
         policy.begin_episode(lane, episode.persona)
@@ -72,10 +72,10 @@ def run_episodes(
     while any(lanes):
         active = [i for i, slot in enumerate(lanes) if slot is not None]
         actions = policy.act(observations[active])
-        results = engine.step([lanes[i][1] for i in active], list(actions))
-        for lane, result in zip(active, results, strict=True):
-            observations[lane] = result.observation
-            if result.terminated:
+        batch = engine.step([lanes[i][1] for i in active], list(actions))
+        observations[active] = batch.observations
+        for lane, terminated in zip(active, batch.terminated, strict=True):
+            if terminated:
                 k, episode = lanes[lane]
                 yield EpisodeRecord(
                     seed=int(seeds[k]),
