@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -57,17 +58,28 @@ class RetrievalPartner:
         self.focus_temperature = focus_temperature
         self.relevance_floor = relevance_floor
         self.relevance_span = relevance_span
+        self._questions = RowCache((encoder.dim,), 50_000)
         # Per question: shortlisted pair indices (exact as float64) and their topic scores.
         self._topics = RowCache((2, self.shortlist), 50_000, np.float64)
         # Per question: the shortlisted responses' embeddings, contiguous. 1,024 blocks of
         # 100 × 384 float32 ≈ 150 MB at most; a 440-question bank uses 66 MB.
         self._blocks = RowCache((self.shortlist, encoder.dim), block_cache_size)
+        self.persona_cache_size = 4096
+        self._personas: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         texts = list(dict.fromkeys(t for pair in pairs for t in pair))
         row = {t: i for i, t in enumerate(texts)}
         matrix = encoder.encode_corpus(texts, cache_dir, desc="retrieval pool")
         self.contexts = matrix[[row[c] for c, _ in pairs]]
         self.responses = matrix[[row[r] for _, r in pairs]]
         self.response_texts = [r for _, r in pairs]
+
+    def _question_vectors(self, asked: Sequence[str]) -> np.ndarray:
+        """Question embeddings from a small cache of their own: a bank's few hundred
+        questions stay in CPU cache, where rows of the encoder's large cache do not."""
+        missing = self._questions.missing(asked)
+        if missing:
+            self._questions.put(missing, self.encoder.encode(missing))
+        return self._questions.get(asked)
 
     def _shortlists(self, asked: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per question: the ``shortlist`` best-matching pairs and their topic scores.
@@ -97,25 +109,48 @@ class RetrievalPartner:
             block = self._blocks.view(question)
         return block
 
+    def _persona_vectors(self, personas: Sequence[tuple[str, ...]]) -> list[np.ndarray]:
+        """Each persona's fact embeddings; a partner keeps its persona all episode long, so
+        the matrices of recent personas are kept (one lookup, not one per fact)."""
+        cache = self._personas
+        new = list(dict.fromkeys(p for p in personas if p not in cache))
+        if new:
+            vectors = self.encoder.encode([f for p in new for f in p])
+            start = 0
+            for persona in new:
+                cache[persona] = vectors[start : start + len(persona)]
+                start += len(persona)
+        for persona in personas:
+            cache.move_to_end(persona)
+        while len(cache) > self.persona_cache_size:
+            cache.popitem(last=False)
+        return [cache[p] for p in personas]
+
+    def _padded_facts(self, personas: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, ...]:
+        """``(N, most facts, dim)`` fact embeddings, zero-padded, and which entries are facts."""
+        matrices = self._persona_vectors(personas)
+        sizes = np.array([len(m) for m in matrices])
+        facts = np.zeros((len(matrices), int(sizes.max()), self.encoder.dim), np.float32)
+        for i, matrix in enumerate(matrices):
+            facts[i, : len(matrix)] = matrix
+        return facts, np.arange(facts.shape[1]) < sizes[:, None]
+
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:
             return []
         if not all(c.persona for c in contexts):
             raise ValueError("RetrievalPartner needs a persona in every DialogContext.")
         asked = [last_utterance(c) for c in contexts]
-        questions = self.encoder.encode(asked)
+        questions = self._question_vectors(asked)
         top, topic = self._shortlists(asked, questions)
-        # Every persona's facts in one array; episode b owns rows starts[b]:starts[b + 1].
-        sizes = np.array([len(c.persona) for c in contexts])
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        owner = np.repeat(np.arange(len(contexts)), sizes)
-        facts = self.encoder.encode([f for c in contexts for f in c.persona])
-        relevance = np.sum(facts * questions[owner], axis=1)
-        best = np.maximum.reduceat(relevance, starts)
-        focus = np.exp((relevance - best[owner]) / self.focus_temperature)
-        focus /= np.add.reduceat(focus, starts)[owner]
+        facts, present = self._padded_facts([c.persona for c in contexts])
+        # einsum's own loops (not BLAS) keep each row's result independent of the batch.
+        relevance = np.where(present, np.einsum("nfd,nd->nf", facts, questions), -np.inf)
+        best = relevance.max(axis=1)
+        focus = np.exp((relevance - best[:, None]) / self.focus_temperature)
+        focus /= focus.sum(axis=1, keepdims=True)
         # (R @ F.T) @ w == R @ (F.T @ w): one focus-weighted fact vector per episode.
-        wanted = np.add.reduceat(facts * focus[:, None], starts)
+        wanted = np.einsum("nf,nfd->nd", focus, facts)
         # A question no fact is about gets an ordinary answer: people do not volunteer
         # their persona when asked something unrelated, so what to ask matters.
         gate = np.clip((best - self.relevance_floor) / self.relevance_span, 0, 1)
@@ -130,9 +165,10 @@ class RetrievalPartner:
     ) -> list[str]:
         """Per context, the best-scoring response not said before in its dialog."""
         texts = self.response_texts
+        firsts = top[np.arange(len(top)), total.argmax(axis=1)].tolist()
         answers = []
-        for context, pairs, scores in zip(contexts, top, total, strict=True):
-            answer = texts[pairs[np.argmax(scores)]]
+        for context, first, pairs, scores in zip(contexts, firsts, top, total, strict=True):
+            answer = texts[first]
             if answer in context.history:  # rare: walk down the ranking
                 said = set(context.history)
                 ranked = pairs[np.argsort(-scores, kind="stable")]
@@ -224,11 +260,12 @@ class RetrievalInterviewer:
         for context in contexts:
             if not context.goal:
                 raise ValueError("RetrievalInterviewer needs DialogContext.goal (an action code).")
+            bank = self.bank(context.goal)
+            # At most len(history) bank questions were said, so the first `choices` unsaid
+            # ones are within this head of the bank.
+            head = bank[: self.choices + len(context.history)]
             asked = set(context.history)
-            fresh = [q for q in self.bank(context.goal) if q not in asked] or self.bank(
-                context.goal
-            )
-            pool = fresh[: self.choices]
+            pool = [q for q in head if q not in asked][: self.choices] or bank[: self.choices]
             # The seed is a uniform draw, so its remainder picks uniformly (and costs
             # nothing, where building a Generator per turn cost more than the rest).
             out.append(pool[0] if context.seed is None else pool[context.seed % len(pool)])

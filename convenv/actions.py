@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from convenv.errors import InvalidArgumentError
 
 
@@ -98,6 +100,16 @@ class ActionSet(Sequence[ActionCode]):
                 f"({len(self)} action codes)."
             )
         return self._codes[index]
+
+    def codes(self, actions: Sequence | np.ndarray) -> tuple[list[int], list[ActionCode]]:
+        """Indices and codes for a batch of actions (one check for a valid integer array)."""
+        array = np.asarray(actions)
+        valid = array.ndim == 1 and array.dtype.kind in "iu"
+        if valid and (array.size == 0 or (array.min() >= 0 and array.max() < len(self))):
+            indices = array.tolist()
+            return indices, [self._codes[i] for i in indices]
+        codes = [self.code(a) for a in actions]  # the slow path names the bad action
+        return [int(a) for a in actions], codes
 
     def index(self, prompt_or_label: str) -> int:  # type: ignore[override]
         """The index of a code given its prompt or its label."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -14,9 +15,10 @@ AGGREGATIONS = ("max", "mean", "softmax", "top2")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def split_sentences(utterance: str) -> list[str]:
+@lru_cache(maxsize=100_000)  # retrieval partners repeat pool responses: split each once
+def split_sentences(utterance: str) -> tuple[str, ...]:
     """Persona-Chat turns often hold two sentences about two facts; score them apart."""
-    return [s for s in (p.strip() for p in _SENTENCE_END.split(utterance)) if s]
+    return tuple(s for s in (p.strip() for p in _SENTENCE_END.split(utterance)) if s)
 
 
 @dataclass
@@ -68,6 +70,11 @@ class PersonaIdentifier:
             return [u for u in utterances if u.strip()]
         return [s for u in utterances for s in split_sentences(u)]
 
+    def _utterance_units(self, utterance: str) -> Sequence[str]:
+        if not self.sentences:
+            return (utterance,) if utterance.strip() else ()
+        return split_sentences(utterance)
+
     def warm(self, utterances: Sequence[str], facts: Sequence[str] = ()) -> None:
         """Embed everything a partner may say (and every candidate fact) ahead of time.
 
@@ -96,9 +103,10 @@ class PersonaIdentifier:
             for said, cands in zip(units, candidates, strict=True)
         ]
 
-    def begin(self, candidates: Sequence[str]) -> Identification:
-        """The state of a new episode; its candidates are embedded at its first :meth:`hear`."""
-        return Identification(tuple(candidates))
+    def begin(self, candidates: Sequence[str], vectors: np.ndarray | None = None) -> Identification:
+        """The state of a new episode; its candidates are embedded at its first :meth:`hear`
+        unless their ``vectors`` (from this identifier's encoder) are given."""
+        return Identification(tuple(candidates), vectors)
 
     def hear(self, states: Sequence[Identification], utterances: Sequence[str]) -> None:
         """Add one new utterance per episode and update each episode's ``scores``.
@@ -111,7 +119,7 @@ class PersonaIdentifier:
             raise InvalidArgumentError(
                 f"{len(utterances)} utterances for {len(states)} identification states."
             )
-        units = [self._units((u,)) for u in utterances]
+        units = [self._utterance_units(u) for u in utterances]
         fresh = [state for state in states if state.vectors is None]
         # Fresh candidates first, then each episode's sentences: every group is a
         # contiguous slice of one encoder call (views, no gathering).
@@ -125,12 +133,18 @@ class PersonaIdentifier:
         for state, group in zip(states, units, strict=True):
             if not group:
                 continue
-            new = state.vectors @ vectors[start : start + len(group)].T
+            said = vectors[start : start + len(group)]
             start += len(group)
             if self.aggregation == "max":  # a running maximum is the maximum over all
-                best = new.max(axis=1) if len(group) > 1 else new[:, 0]
-                state.scores = np.maximum(state.scores, best) if state.heard else best
+                best = (
+                    state.vectors @ said[0] if len(group) == 1 else (state.vectors @ said.T).max(1)
+                )
+                if state.heard:
+                    np.maximum(state.scores, best, out=state.scores)
+                else:
+                    state.scores = best
             else:
+                new = state.vectors @ said.T
                 if state.similarities is not None:
                     new = np.concatenate([state.similarities, new], axis=1)
                 state.similarities = new

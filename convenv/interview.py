@@ -159,7 +159,9 @@ class InterviewEngine:
         candidates, truth = pool.sample(persona, self.n_negatives, rng)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = rng.integers(2**31, size=(self.max_turns, 2)).tolist()
-        identification = self.identifier.begin(candidates)
+        identification = self.identifier.begin(
+            candidates, pool.embeddings(candidates, self.identifier.encoder)
+        )
         totals = np.zeros(self.dim + len(self.actions), np.float64)
         return InterviewEpisode(
             persona, candidates, truth, seeds, identification, totals, len(self.actions)
@@ -189,7 +191,7 @@ class InterviewEngine:
         """One turn of every episode: one interviewer, one partner, one identifier call."""
         if len(episodes) != len(actions):
             raise InvalidArgumentError(f"{len(actions)} actions for {len(episodes)} episodes.")
-        codes = [self.actions.code(a) for a in actions]
+        indices, codes = self.actions.codes(actions)
         turns = [e.turn for e in episodes]
         if max(turns, default=0) >= self.max_turns:
             raise InvalidArgumentError("step() called on a finished episode; call reset() first.")
@@ -205,15 +207,15 @@ class InterviewEngine:
                 for e, q, t in zip(episodes, questions, turns, strict=True)
             ]
         )
-        answer_vectors = self.identifier.encoder.encode(answers)
+        # What each episode's counters gain this turn: the answer's embedding and one use.
+        gains = np.zeros((len(episodes), self.dim + len(self.actions)))
+        gains[:, : self.dim] = self.identifier.encoder.encode(answers)
+        gains[np.arange(len(episodes)), self.dim + np.asarray(indices)] = 1
         self.identifier.hear([e.identification for e in episodes], answers)
-        for e, a, q, r, v in zip(
-            episodes, actions, questions, answers, answer_vectors, strict=True
-        ):
-            e.actions.append(int(a))
+        for e, a, q, r, gain in zip(episodes, indices, questions, answers, gains, strict=True):
+            e.actions.append(a)
             e.history += (q, r)
-            e.totals[: self.dim] += v
-            e.totals[self.dim + int(a)] += 1
+            e.totals += gain
 
         scores, truth, valid = self._padded(episodes)
         metrics = ranking_metrics_batch(scores, truth, valid)

@@ -24,9 +24,20 @@ class CandidatePool:
     def __init__(self, facts: Sequence[str]) -> None:
         self.facts = tuple(dict.fromkeys(facts))
         self._row = {fact: i for i, fact in enumerate(self.facts)}
+        self._encoder = None
+        self._matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.facts)
+
+    def embeddings(self, candidates: Sequence[str], encoder) -> np.ndarray | None:
+        """The candidates' embeddings from the pool's own matrix (``None`` if one is not
+        a pool fact): a small matrix that stays in CPU cache, unlike the encoder's.
+        """
+        if self._encoder is not encoder:
+            self._matrix, self._encoder = encoder.encode(self.facts), encoder
+        rows = [self._row.get(c) for c in candidates]
+        return None if None in rows else self._matrix[rows]
 
     def sample(
         self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
