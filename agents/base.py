@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DialogContext:
-    """Everything an agent may read before it speaks one turn.
+    """Everything an agent may read before it speaks one turn (agents only read it).
 
     Attributes:
         history: The utterances so far, oldest first, speakers alternating. For a
@@ -23,11 +23,12 @@ class DialogContext:
             independently of how many episodes share a batch.
     """
 
+    # Not frozen: a frozen dataclass's __init__ costs 3x more, and every env step
+    # builds two of these per episode.
     history: tuple[str, ...] = ()
     persona: tuple[str, ...] = ()
     goal: str | None = None
     seed: int | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 @runtime_checkable

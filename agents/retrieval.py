@@ -166,14 +166,12 @@ class RetrievalPartner:
         """Per context, the best-scoring response not said before in its dialog."""
         texts = self.response_texts
         firsts = top[np.arange(len(top)), total.argmax(axis=1)].tolist()
-        answers = []
-        for context, first, pairs, scores in zip(contexts, firsts, top, total, strict=True):
-            answer = texts[first]
-            if answer in context.history:  # rare: walk down the ranking
+        answers = [texts[i] for i in firsts]
+        for b, context in enumerate(contexts):
+            if answers[b] in context.history:  # rare: said before, walk down the ranking
                 said = set(context.history)
-                ranked = pairs[np.argsort(-scores, kind="stable")]
-                answer = next((texts[i] for i in ranked if texts[i] not in said), answer)
-            answers.append(answer)
+                ranked = top[b][np.argsort(-total[b], kind="stable")]
+                answers[b] = next((texts[i] for i in ranked if texts[i] not in said), answers[b])
         return answers
 
 

@@ -3,8 +3,12 @@
 Both wrap the same PersonaInterviewEnv engine (one copy of the models), so the only
 difference is one batched call per stage (batched) versus one call per env
 (DummyVecEnv). Each (agents, kind, n_envs) runs in its own process so that its peak
-RSS is its own. Agents: the offline retrieval default, and the tiny PersonaGPT
-stand-in as partner and interviewer (greedy, 24 new tokens).
+RSS is its own; the two kinds alternate over ``--rounds`` rounds and each process
+times several blocks of steps, and the table gives the median block, so a noisy
+neighbour on a shared machine does not decide the ratio. Agents: the offline
+retrieval default (timed after a warm-up that fills its question caches, as in any
+run longer than a few thousand steps), and the tiny PersonaGPT stand-in as partner
+and interviewer (greedy, 24 new tokens).
 
 Usage: python benchmarks/throughput.py [--n-envs 1 4 16 64] [--agents retrieval tiny-personagpt]
 """
@@ -14,12 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-STEPS = {"retrieval": 1280, "tiny-personagpt": 256}
+# Env steps: warm-up, then each timed block.
+WARMUP = {"retrieval": 4096, "tiny-personagpt": 64}
+BLOCK = {"retrieval": 1024, "tiny-personagpt": 128}
+BLOCKS = 5
 
 
 def make_template(agents: str):
@@ -39,7 +47,7 @@ def make_template(agents: str):
     return PersonaInterviewEnv(partner=agent, interviewer=agent)
 
 
-def measure(agents: str, kind: str, n_envs: int, steps: int) -> dict:
+def measure(agents: str, kind: str, n_envs: int) -> dict:
     import numpy as np
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -55,49 +63,67 @@ def measure(agents: str, kind: str, n_envs: int, steps: int) -> dict:
     venv.seed(0)
     venv.reset()
     rng = np.random.default_rng(0)
-    for _ in range(3):  # warm-up: caches and first-call costs
+    for _ in range(max(3, WARMUP[agents] // n_envs)):
         venv.step(rng.integers(11, size=n_envs))
-    calls = max(2, steps // n_envs)
-    started = time.perf_counter()
-    for _ in range(calls):
-        venv.step(rng.integers(11, size=n_envs))
-    elapsed = time.perf_counter() - started
+    calls = max(2, BLOCK[agents] // n_envs)
+    rates = []
+    for _ in range(BLOCKS):
+        started = time.perf_counter()
+        for _ in range(calls):
+            venv.step(rng.integers(11, size=n_envs))
+        rates.append(calls * n_envs / (time.perf_counter() - started))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"steps_per_s": calls * n_envs / elapsed, "rss_mb": rss_mb}
+    return {"rates": rates, "rss_mb": rss_mb}
+
+
+def run_child(agents: str, kind: str, n_envs: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", agents, kind, str(n_envs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-envs", type=int, nargs="+", default=[1, 4, 16, 64])
-    parser.add_argument("--agents", nargs="+", default=list(STEPS), choices=list(STEPS))
+    parser.add_argument("--agents", nargs="+", default=list(WARMUP), choices=list(WARMUP))
+    parser.add_argument("--rounds", type=int, default=2, help="processes per kind and n_envs")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         agents, kind, n = args.child
-        print(json.dumps(measure(agents, kind, int(n), STEPS[agents])))
+        print(json.dumps(measure(agents, kind, int(n))))
         return
+    from tqdm.auto import tqdm
+
+    jobs = [
+        (agents, n, kind)
+        for agents in args.agents
+        for n in args.n_envs
+        for _ in range(args.rounds)
+        for kind in ("dummy", "batched")
+    ]
+    rates: dict[tuple, list[float]] = {}
+    rss: dict[tuple, float] = {}
+    for agents, n, kind in tqdm(jobs, desc="benchmark processes"):
+        result = run_child(agents, kind, n)
+        rates.setdefault((agents, kind, n), []).extend(result["rates"])
+        rss[agents, kind, n] = max(rss.get((agents, kind, n), 0.0), result["rss_mb"])
     for agents in args.agents:
-        rows = {}
-        for n in args.n_envs:
-            for kind in ("dummy", "batched"):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", agents, kind, str(n)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-                rows[kind, n] = json.loads(out.strip().splitlines()[-1])
-        print(f"\nagents: {agents}")
+        print(f"\nagents: {agents} (env steps/s, median of {args.rounds} x {BLOCKS} blocks)")
         print(
             "| n_envs | Dummy steps/s | batched steps/s | ratio | Dummy RSS MB | batched RSS MB |"
         )
         print("|---|---|---|---|---|---|")
         for n in args.n_envs:
-            d, b = rows["dummy", n], rows["batched", n]
+            d = statistics.median(rates[agents, "dummy", n])
+            b = statistics.median(rates[agents, "batched", n])
             print(
-                f"| {n} | {d['steps_per_s']:.0f} | {b['steps_per_s']:.0f} | "
-                f"{b['steps_per_s'] / d['steps_per_s']:.2f}x | {d['rss_mb']:.0f} | "
-                f"{b['rss_mb']:.0f} |"
+                f"| {n} | {d:,.0f} | {b:,.0f} | {b / d:.2f}x | "
+                f"{rss[agents, 'dummy', n]:,.0f} | {rss[agents, 'batched', n]:,.0f} |"
             )
 
 

@@ -158,11 +158,11 @@ class InterviewEngine:
             persona = personas[int(rng.integers(len(personas)))]
         candidates, truth = pool.sample(persona, self.n_negatives, rng)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
-        seeds = rng.integers(2**31, size=(self.max_turns, 2)).tolist()
+        seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()
         identification = self.identifier.begin(
             candidates, pool.embeddings(candidates, self.identifier.encoder)
         )
-        totals = np.zeros(self.dim + len(self.actions), np.float64)
+        totals = np.zeros(self.dim + len(self.actions), np.float32)
         return InterviewEpisode(
             persona, candidates, truth, seeds, identification, totals, len(self.actions)
         )
@@ -208,7 +208,7 @@ class InterviewEngine:
             ]
         )
         # What each episode's counters gain this turn: the answer's embedding and one use.
-        gains = np.zeros((len(episodes), self.dim + len(self.actions)))
+        gains = np.zeros((len(episodes), self.dim + len(self.actions)), np.float32)
         gains[:, : self.dim] = self.identifier.encoder.encode(answers)
         gains[np.arange(len(episodes)), self.dim + np.asarray(indices)] = 1
         self.identifier.hear([e.identification for e in episodes], answers)
@@ -251,13 +251,13 @@ class InterviewEngine:
     def _padded(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, ...]:
         """Scores, truth and validity of every candidate as ``(N, most candidates)`` arrays."""
         sizes = np.array([len(e.candidates) for e in episodes])
-        width = int(sizes.max())
-        scores = np.zeros((len(episodes), width))
-        truth = np.zeros((len(episodes), width), bool)
-        for i, (e, n) in enumerate(zip(episodes, sizes.tolist(), strict=True)):
-            scores[i, :n] = e.identification.scores
-            truth[i, :n] = e.is_true
-        return scores, truth, np.arange(width) < sizes[:, None]
+        valid = np.arange(sizes.max()) < sizes[:, None]
+        # Row-major order of the valid entries is the episodes' candidates in order.
+        scores = np.zeros(valid.shape)
+        scores[valid] = np.concatenate([e.identification.scores for e in episodes])
+        truth = np.zeros(valid.shape, bool)
+        truth[valid] = np.concatenate([e.is_true for e in episodes])
+        return scores, truth, valid
 
     def transcript(self, episode: InterviewEpisode) -> str:
         """The dialog so far as text, with the partner's persona and the current ranking."""

@@ -48,20 +48,21 @@ class CandidatePool:
         """
         taken = {self._row[f] for f in persona if f in self._row}
         wanted = min(n_negatives, len(self.facts) - len(taken))
-        picks: list[int] = []
         # Rejection sampling: a few integer draws, where choice(replace=False) would
         # permute the whole pool of thousands of facts on every reset.
+        picks: list[int] = []
         while len(picks) < wanted:
-            for i in rng.integers(len(self.facts), size=2 * wanted).tolist():
+            # Scaled uniforms: Generator.random is several times cheaper than .integers.
+            uniforms = rng.random(wanted - len(picks) + 8)
+            draws = (uniforms * len(self.facts)).astype(np.int64).tolist()
+            for i in dict.fromkeys(draws):
                 if i not in taken:
                     taken.add(i)
                     picks.append(i)
-                    if len(picks) == wanted:
-                        break
-        candidates = [*persona, *(self.facts[i] for i in picks)]
-        truth = np.array([True] * len(persona) + [False] * len(picks))
-        order = rng.permutation(len(candidates))
-        return tuple(candidates[i] for i in order), truth[order]
+        del picks[wanted:]
+        pooled = [*persona, *(self.facts[i] for i in picks)]
+        order = rng.permutation(len(pooled))
+        return tuple(pooled[i] for i in order.tolist()), order < len(persona)
 
 
 def sample_candidates(

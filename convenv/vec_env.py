@@ -59,7 +59,7 @@ class BatchedDialogVecEnv(VecEnv):
             raise InvalidArgumentError("step_wait() without step_async(actions); call step().")
         if any(env.episode is None for env in self.envs):
             raise InvalidArgumentError("step() called before reset(); call reset() first.")
-        batch = self.engine.step([env.episode for env in self.envs], list(self._actions))
+        batch = self.engine.step([env.episode for env in self.envs], self._actions)
         self._actions = None
         observations = batch.observations
         for i in np.flatnonzero(batch.terminated):
