@@ -59,13 +59,15 @@ class RetrievalPartner:
         self.relevance_floor = relevance_floor
         self.relevance_span = relevance_span
         self._questions = RowCache((encoder.dim,), 50_000)
-        # Per question: shortlisted pair indices (exact as float64) and their topic scores.
-        self._topics = RowCache((2, self.shortlist), 50_000, np.float64)
+        # Per question: shortlisted pair indices and their topic scores.
+        self._tops = RowCache((self.shortlist,), 50_000, np.int32)
+        self._topics = RowCache((self.shortlist,), 50_000, np.float32)
         # Per question: the shortlisted responses' embeddings, contiguous. 1,024 blocks of
         # 100 × 384 float32 ≈ 150 MB at most; a 440-question bank uses 66 MB.
         self._blocks = RowCache((self.shortlist, encoder.dim), block_cache_size)
         self.persona_cache_size = 4096
         self._personas: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._fact_width = 5  # Persona-Chat personas have 3-5 facts; grows for longer ones
         texts = list(dict.fromkeys(t for pair in pairs for t in pair))
         row = {t: i for i, t in enumerate(texts)}
         matrix = encoder.encode_corpus(texts, cache_dir, desc="retrieval pool")
@@ -88,14 +90,13 @@ class RetrievalPartner:
         they are cached: a repeated question costs no pass over the pool. Returns two
         ``(len(asked), shortlist)`` arrays: pair indices and topic scores.
         """
-        missing = self._topics.missing(asked)
+        missing = self._tops.missing(asked)
         if missing:
             topic = vectors[[asked.index(q) for q in missing]] @ self.contexts.T  # one pass
             top = np.argpartition(-topic, self.shortlist - 1, axis=1)[:, : self.shortlist]
-            scores = np.take_along_axis(topic, top, axis=1)
-            self._topics.put(missing, np.stack([top, scores], axis=1))
-        entries = self._topics.get(asked)
-        return entries[:, 0].astype(np.intp), entries[:, 1]
+            self._tops.put(missing, top)
+            self._topics.put(missing, np.take_along_axis(topic, top, axis=1))
+        return self._tops.get(asked), self._topics.get(asked)
 
     def _block(self, question: str, top: np.ndarray) -> np.ndarray:
         """The shortlisted responses' embeddings as one contiguous ``(shortlist, dim)`` array.
@@ -109,31 +110,33 @@ class RetrievalPartner:
             block = self._blocks.view(question)
         return block
 
-    def _persona_vectors(self, personas: Sequence[tuple[str, ...]]) -> list[np.ndarray]:
-        """Each persona's fact embeddings; a partner keeps its persona all episode long, so
-        the matrices of recent personas are kept (one lookup, not one per fact)."""
+    def _padded_facts(self, personas: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, ...]:
+        """``(N, most facts, dim)`` fact embeddings, zero-padded, and which entries are facts.
+
+        A partner keeps its persona all episode long, so the padded matrices of recent
+        personas are kept: a step stacks N cached arrays instead of encoding N personas.
+        """
         cache = self._personas
         new = list(dict.fromkeys(p for p in personas if p not in cache))
         if new:
             vectors = self.encoder.encode([f for p in new for f in p])
+            self._fact_width = max(self._fact_width, *(len(p) for p in new))
             start = 0
             for persona in new:
-                cache[persona] = vectors[start : start + len(persona)]
+                padded = np.zeros((self._fact_width, self.encoder.dim), np.float32)
+                padded[: len(persona)] = vectors[start : start + len(persona)]
+                cache[persona] = padded
                 start += len(persona)
         for persona in personas:
             cache.move_to_end(persona)
         while len(cache) > self.persona_cache_size:
             cache.popitem(last=False)
-        return [cache[p] for p in personas]
-
-    def _padded_facts(self, personas: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, ...]:
-        """``(N, most facts, dim)`` fact embeddings, zero-padded, and which entries are facts."""
-        matrices = self._persona_vectors(personas)
-        sizes = np.array([len(m) for m in matrices])
-        facts = np.zeros((len(matrices), int(sizes.max()), self.encoder.dim), np.float32)
-        for i, matrix in enumerate(matrices):
-            facts[i, : len(matrix)] = matrix
-        return facts, np.arange(facts.shape[1]) < sizes[:, None]
+        matrices = [cache[p] for p in personas]
+        width = max(len(m) for m in matrices)  # older entries may be narrower
+        if any(len(m) < width for m in matrices):
+            matrices = [np.pad(m, ((0, width - len(m)), (0, 0))) for m in matrices]
+        sizes = np.array([len(p) for p in personas])
+        return np.stack(matrices), np.arange(width) < sizes[:, None]
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:

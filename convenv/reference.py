@@ -17,8 +17,9 @@ from convenv.personachat import Dialog, fact_pool, load_dialogs
 class CandidatePool:
     """The facts wrong candidates are drawn from, indexed once for fast episode resets.
 
-    Drawing negatives is a boolean mask over the pool, not a pass over its thousands
-    of strings, so a reset costs microseconds however large the pool.
+    Negatives are drawn by rejection sampling over row numbers, not by a pass over
+    the pool's thousands of strings, so a reset costs microseconds however large the
+    pool; ``embeddings`` serves candidate vectors from the pool's own small matrix.
     """
 
     def __init__(self, facts: Sequence[str]) -> None:
