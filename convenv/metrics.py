@@ -25,6 +25,18 @@ def rank_order(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
+def _as_rankings(scores, is_true, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(is_true, dtype=bool)
+    if scores.shape != truth.shape or scores.ndim != ndim:
+        shape = "1-D" if ndim == 1 else "(N, C)"
+        raise InvalidArgumentError(
+            f"scores shape {scores.shape} and is_true shape {truth.shape} "
+            f"must be the same {shape} shape."
+        )
+    return scores, truth
+
+
 def ranking_metrics(
     scores: Sequence[float] | np.ndarray, is_true: Sequence[bool]
 ) -> dict[str, float]:
@@ -34,13 +46,7 @@ def ranking_metrics(
         scores: One score per candidate; higher means more likely a true fact.
         is_true: Whether each candidate is one of the partner's facts.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    truth = np.asarray(is_true, dtype=bool)
-    if scores.shape != truth.shape or scores.ndim != 1:
-        raise InvalidArgumentError(
-            f"scores shape {scores.shape} and is_true shape {truth.shape} "
-            "must be the same 1-D shape."
-        )
+    scores, truth = _as_rankings(scores, is_true, ndim=1)
     batch = ranking_metrics_batch(scores[None], truth[None])
     return {name: float(values[0]) for name, values in batch.items()}
 
@@ -55,13 +61,7 @@ def ranking_metrics_batch(
         is_true: ``(N, C)`` whether each candidate is a true fact (False on padding).
         valid: ``(N, C)`` which entries are real candidates (default: all).
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    truth = np.asarray(is_true, dtype=bool)
-    if scores.shape != truth.shape or scores.ndim != 2:
-        raise InvalidArgumentError(
-            f"scores shape {scores.shape} and is_true shape {truth.shape} "
-            "must be the same (N, C) shape."
-        )
+    scores, truth = _as_rankings(scores, is_true, ndim=2)
     valid = np.ones_like(truth) if valid is None else np.asarray(valid, dtype=bool)
     truth = truth & valid
     n_true = truth.sum(axis=1)

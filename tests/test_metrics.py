@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from convenv.errors import InvalidArgumentError
-from convenv.metrics import bootstrap_ci, mean_metrics, ranking_metrics
+from convenv.metrics import bootstrap_ci, mean_metrics, ranking_metrics, ranking_metrics_batch
 
 
 def test_metrics_match_hand_computed_ranking():
@@ -60,3 +60,31 @@ def test_bootstrap_interval_contains_mean_and_narrows_with_data():
     _, low2, high2 = bootstrap_ci(large)
     assert (high2 - low2) < (high - low)
     assert bootstrap_ci(small, seed=3) == bootstrap_ci(small, seed=3)
+
+
+def test_batch_metrics_equal_row_by_row_with_padding_and_ties():
+    rng = np.random.default_rng(3)
+    sizes = [23, 25, 24, 3, 25]
+    width = max(sizes)
+    scores = np.zeros((len(sizes), width))
+    truth = np.zeros((len(sizes), width), bool)
+    valid = np.arange(width) < np.array(sizes)[:, None]
+    rows = []
+    for i, n in enumerate(sizes):
+        row_scores = np.round(rng.random(n), 1)  # rounded: many ties
+        row_truth = np.zeros(n, bool)
+        row_truth[rng.choice(n, size=min(n - 1, 4), replace=False)] = True
+        scores[i, :n], truth[i, :n] = row_scores, row_truth
+        scores[i, n:] = 99.0  # padding must never count, whatever its score
+        rows.append(ranking_metrics(row_scores, row_truth))
+    batch = ranking_metrics_batch(scores, truth, valid)
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            assert batch[name][i] == pytest.approx(value), (name, i)
+
+
+def test_batch_metrics_reject_bad_shapes():
+    with pytest.raises(InvalidArgumentError, match=r"\(N, C\)"):
+        ranking_metrics_batch(np.zeros(3), np.ones(3, bool))
+    with pytest.raises(InvalidArgumentError, match="no true candidate"):
+        ranking_metrics_batch(np.zeros((2, 3)), np.array([[1, 0, 0], [0, 0, 0]], bool))
