@@ -264,9 +264,9 @@ class RetrievalInterviewer:
             bank = self.bank(context.goal)
             # At most len(history) bank questions were said, so the first `choices` unsaid
             # ones are within this head of the bank.
-            head = bank[: self.choices + len(context.history)]
-            asked = set(context.history)
-            pool = [q for q in head if q not in asked][: self.choices] or bank[: self.choices]
+            history = context.history
+            head = bank[: self.choices + len(history)]
+            pool = [q for q in head if q not in history][: self.choices] or bank[: self.choices]
             # The seed is a uniform draw, so its remainder picks uniformly (and costs
             # nothing, where building a Generator per turn cost more than the rest).
             out.append(pool[0] if context.seed is None else pool[context.seed % len(pool)])

@@ -70,11 +70,6 @@ class PersonaIdentifier:
             return [u for u in utterances if u.strip()]
         return [s for u in utterances for s in split_sentences(u)]
 
-    def _utterance_units(self, utterance: str) -> Sequence[str]:
-        if not self.sentences:
-            return (utterance,) if utterance.strip() else ()
-        return split_sentences(utterance)
-
     def warm(self, utterances: Sequence[str], facts: Sequence[str] = ()) -> None:
         """Embed everything a partner may say (and every candidate fact) ahead of time.
 
@@ -119,7 +114,10 @@ class PersonaIdentifier:
             raise InvalidArgumentError(
                 f"{len(utterances)} utterances for {len(states)} identification states."
             )
-        units = [self._utterance_units(u) for u in utterances]
+        if self.sentences:
+            units = [split_sentences(u) for u in utterances]
+        else:
+            units = [(u,) if u.strip() else () for u in utterances]
         fresh = [state for state in states if state.vectors is None]
         # Fresh candidates first, then each episode's sentences: every group is a
         # contiguous slice of one encoder call (views, no gathering).

@@ -138,8 +138,8 @@ class InterviewEngine:
 
         ``options`` may hold ``persona`` (a list of facts) or ``persona_index``.
         """
-        options = dict(options or {})
-        unknown = set(options) - {"persona", "persona_index"}
+        options = options or {}
+        unknown = set(options) - {"persona", "persona_index"} if options else ()
         if unknown:
             raise InvalidArgumentError(
                 f"options has unknown keys {sorted(unknown)}; use 'persona' or 'persona_index'."
@@ -192,19 +192,20 @@ class InterviewEngine:
         if len(episodes) != len(actions):
             raise InvalidArgumentError(f"{len(actions)} actions for {len(episodes)} episodes.")
         indices, codes = self.actions.codes(actions)
-        turns = [e.turn for e in episodes]
+        turns = [len(e.actions) for e in episodes]
         if max(turns, default=0) >= self.max_turns:
             raise InvalidArgumentError("step() called on a finished episode; call reset() first.")
+        histories = [tuple(e.history) for e in episodes]
         questions = self.interviewer.respond(
             [
-                DialogContext(tuple(e.history), goal=c.prompt, seed=e.seeds[t][0])
-                for e, c, t in zip(episodes, codes, turns, strict=True)
+                DialogContext(h, goal=c.prompt, seed=e.seeds[t][0])
+                for e, h, c, t in zip(episodes, histories, codes, turns, strict=True)
             ]
         )
         answers = self.partner.respond(
             [
-                DialogContext((*e.history, q), persona=e.persona, seed=e.seeds[t][1])
-                for e, q, t in zip(episodes, questions, turns, strict=True)
+                DialogContext((*h, q), persona=e.persona, seed=e.seeds[t][1])
+                for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
             ]
         )
         # What each episode's counters gain this turn: the answer's embedding and one use.
