@@ -34,7 +34,6 @@ class InterviewEpisode:
     identification: Identification
     # Sum of the partner's answer embeddings ⊕ uses of each code: the observation's counters.
     totals: np.ndarray
-    n_actions: int
     history: list[str] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
     metrics: list[dict[str, float]] = field(default_factory=list)
@@ -46,9 +45,6 @@ class InterviewEpisode:
     @property
     def partner_utterances(self) -> list[str]:
         return self.history[1::2]
-
-    def action_counts(self) -> np.ndarray:
-        return self.totals[-self.n_actions :].astype(np.int64)
 
 
 @dataclass
@@ -163,9 +159,7 @@ class InterviewEngine:
             candidates, pool.embeddings(candidates, self.identifier.encoder)
         )
         totals = np.zeros(self.dim + len(self.actions), np.float32)
-        return InterviewEpisode(
-            persona, candidates, truth, seeds, identification, totals, len(self.actions)
-        )
+        return InterviewEpisode(persona, candidates, truth, seeds, identification, totals)
 
     def observation(self, episode: InterviewEpisode) -> np.ndarray:
         """Mean embedding of the partner's answers ⊕ codes used (0/1) ⊕ use fractions ⊕ turn."""
