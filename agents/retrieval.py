@@ -117,10 +117,13 @@ class RetrievalPartner:
         personas are kept: a step stacks N cached arrays instead of encoding N personas.
         """
         cache = self._personas
+        longest = max(len(p) for p in personas)
+        if longest > self._fact_width:  # rare: a longer persona; re-pad all at the new width
+            self._fact_width = longest
+            cache.clear()
         new = list(dict.fromkeys(p for p in personas if p not in cache))
         if new:
             vectors = self.encoder.encode([f for p in new for f in p])
-            self._fact_width = max(self._fact_width, *(len(p) for p in new))
             start = 0
             for persona in new:
                 padded = np.zeros((self._fact_width, self.encoder.dim), np.float32)
@@ -131,12 +134,9 @@ class RetrievalPartner:
             cache.move_to_end(persona)
         while len(cache) > self.persona_cache_size:
             cache.popitem(last=False)
-        matrices = [cache[p] for p in personas]
-        width = max(len(m) for m in matrices)  # older entries may be narrower
-        if any(len(m) < width for m in matrices):
-            matrices = [np.pad(m, ((0, width - len(m)), (0, 0))) for m in matrices]
         sizes = np.array([len(p) for p in personas])
-        return np.stack(matrices), np.arange(width) < sizes[:, None]
+        facts = np.stack([cache[p] for p in personas])
+        return facts, np.arange(self._fact_width) < sizes[:, None]
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:

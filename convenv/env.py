@@ -102,8 +102,8 @@ class PersonaInterviewEnv(gym.Env):
             )
         self.render_mode = render_mode
         self.split = split
-        self.personas, self.facts = persona_pool(split, personas)
-        self.candidate_pool = CandidatePool(self.facts)
+        self.personas, facts = persona_pool(split, personas)
+        self.candidate_pool = CandidatePool(facts)
         action_set = as_action_set(actions)
         partner, interviewer, identifier = resolve_agents(
             partner, interviewer, identifier, action_set, model, device, pool_dialogs
@@ -123,8 +123,7 @@ class PersonaInterviewEnv(gym.Env):
         env = cls.__new__(cls)
         env.render_mode = other.render_mode
         env.split = other.split
-        env.personas, env.facts = other.personas, other.facts
-        env.candidate_pool = other.candidate_pool
+        env.personas, env.candidate_pool = other.personas, other.candidate_pool
         env.engine = other.engine
         env.action_space = other.action_space
         env.observation_space = other.observation_space

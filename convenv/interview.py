@@ -56,9 +56,6 @@ class TurnBatch:
     terminated: np.ndarray  # (N,) bool
     infos: list[dict]
 
-    def __len__(self) -> int:
-        return len(self.infos)
-
 
 class InterviewEngine:
     """Runs interview turns for a batch of episodes.

@@ -86,8 +86,7 @@ def identify_real_dialogs(
     metric's ``(mean, ci_low, ci_high)`` (95% bootstrap).
     """
     dialogs = list(dialogs) if dialogs is not None else load_dialogs("test")
-    pool = fact_pool([p for d in dialogs for p in (d.persona1, d.persona2) if p])
-    pool = CandidatePool(pool)
+    pool = CandidatePool(fact_pool([p for d in dialogs for p in (d.persona1, d.persona2) if p]))
     rng = np.random.default_rng(seed)
     cases = []
     for dialog in dialogs:

@@ -107,3 +107,11 @@ def test_interviewer_picks_among_the_first_unasked_questions():
     everything = tuple(q for q in bank for q in (q, "ok."))
     (repeat,) = interviewer.respond([DialogContext(everything, goal="ask about things.", seed=3)])
     assert repeat in bank[:4]  # all asked: it starts over rather than fail
+
+
+def test_partner_handles_a_persona_longer_than_usual(partner):
+    long = DialogContext(("hi", "question 3"), persona=tuple(f"fact {i}" for i in range(7)))
+    batch = [*contexts(6, seed=4), long]
+    assert partner.respond(batch) == [reference_answer(partner, c) for c in batch]
+    later = contexts(6, seed=5)  # personas cached before the width grew are re-padded
+    assert partner.respond(later) == [reference_answer(partner, c) for c in later]
