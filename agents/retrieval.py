@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import DialogContext, last_utterance
+from agents.last_batch import LastBatch
 from agents.row_cache import RowCache
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
@@ -68,12 +69,26 @@ class RetrievalPartner:
         self.persona_cache_size = 4096
         self._personas: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._fact_width = 5  # Persona-Chat personas have 3-5 facts; grows for longer ones
+        # A vector env's partners keep their personas all episode: stack them once.
+        self._batch_facts = LastBatch(self._padded_facts)
         texts = list(dict.fromkeys(t for pair in pairs for t in pair))
         row = {t: i for i, t in enumerate(texts)}
         matrix = encoder.encode_corpus(texts, cache_dir, desc="retrieval pool")
         self.contexts = matrix[[row[c] for c, _ in pairs]]
         self.responses = matrix[[row[r] for _, r in pairs]]
         self.response_texts = [r for _, r in pairs]
+
+    def warm(self, questions: Sequence[str]) -> None:
+        """Shortlist ``questions`` ahead of time (say, an interviewer's whole bank).
+
+        Each new question costs a pass over the pool's contexts (milliseconds); warming
+        does all of them in a few matrix products, so a training run does not stall on
+        every question it meets for the first time.
+        """
+        questions = list(dict.fromkeys(questions))
+        for start in range(0, len(questions), 256):  # bounds the (chunk, pool) topic matrix
+            chunk = questions[start : start + 256]
+            self._shortlists(chunk, self._question_vectors(chunk))
 
     def _question_vectors(self, asked: Sequence[str]) -> np.ndarray:
         """Question embeddings from a small cache of their own: a bank's few hundred
@@ -146,7 +161,7 @@ class RetrievalPartner:
         asked = [last_utterance(c) for c in contexts]
         questions = self._question_vectors(asked)
         top, topic = self._shortlists(asked, questions)
-        facts, present = self._padded_facts([c.persona for c in contexts])
+        facts, present = self._batch_facts([c.persona for c in contexts])
         # einsum's own loops (not BLAS) keep each row's result independent of the batch.
         relevance = np.where(present, np.einsum("nfd,nd->nf", facts, questions), -np.inf)
         best = relevance.max(axis=1)
@@ -245,6 +260,10 @@ class RetrievalInterviewer:
             best = np.argsort(-sims, kind="stable")[: self.bank_size]
             self._banks[goal] = [self.questions[i] for i in best]
         return self._banks[goal]
+
+    def banked_questions(self) -> list[str]:
+        """Every question in the banks built so far (one per goal, best first)."""
+        return list(dict.fromkeys(q for bank in self._banks.values() for q in bank))
 
     def add_question(self, goal: str, question: str) -> None:
         """Put a person's question at the head of ``goal``'s bank; it is used from now on."""

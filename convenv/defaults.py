@@ -56,6 +56,7 @@ def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> D
     identifier = PersonaIdentifier(encoder)
     personas = [*load_personas("train"), *load_personas("test")]
     identifier.warm([response for _, response in pairs], fact_pool(personas))
+    partner.warm(interviewer.banked_questions())
     return DefaultComponents(encoder, partner, interviewer, identifier)
 
 

@@ -6,9 +6,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 
+from agents.last_batch import LastBatch
 from convenv.errors import InvalidArgumentError
 
 AGGREGATIONS = ("max", "mean", "softmax", "top2")
@@ -21,13 +23,14 @@ def split_sentences(utterance: str) -> tuple[str, ...]:
     return tuple(s for s in (p.strip() for p in _SENTENCE_END.split(utterance)) if s)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: it is one episode's mutable state
 class Identification:
     """One episode's running identification, updated by :meth:`PersonaIdentifier.hear`.
 
     The candidates are embedded at the first ``hear`` (batched with the other
     episodes' texts); ``scores`` always equal :meth:`PersonaIdentifier.score` over
-    everything heard so far (zeros before anything was said).
+    everything heard so far (zeros before anything was said). With the "max"
+    aggregation ``vectors`` and ``scores`` may be views of arrays shared by a batch.
     """
 
     candidates: tuple[str, ...]
@@ -60,6 +63,7 @@ class PersonaIdentifier:
         self.encoder = encoder
         self.aggregation = aggregation
         self.sentences = sentences
+        self._stacked = LastBatch(self._stack, lambda s: (s.vectors[None], s.scores[None]))
 
     @property
     def dim(self) -> int:
@@ -103,12 +107,13 @@ class PersonaIdentifier:
         unless their ``vectors`` (from this identifier's encoder) are given."""
         return Identification(tuple(candidates), vectors)
 
-    def hear(self, states: Sequence[Identification], utterances: Sequence[str]) -> None:
+    def hear(self, states: Sequence[Identification], utterances: Sequence[str]) -> np.ndarray:
         """Add one new utterance per episode and update each episode's ``scores``.
 
         One encoder call embeds the new sentences of every episode (and the candidates
         of episodes just begun); only new sentences are compared, so turn 8 costs what
-        turn 1 does.
+        turn 1 does. Returns every episode's scores as one ``(N, most candidates)``
+        array, zero-padded.
         """
         if len(states) != len(utterances):
             raise InvalidArgumentError(
@@ -128,26 +133,69 @@ class PersonaIdentifier:
         for state in fresh:
             state.vectors = vectors[start : start + len(state.candidates)]
             start += len(state.candidates)
-        for state, group in zip(states, units, strict=True):
-            if not group:
-                continue
-            said = vectors[start : start + len(group)]
-            start += len(group)
-            if self.aggregation == "max":  # a running maximum is the maximum over all
-                best = (
-                    state.vectors @ said[0] if len(group) == 1 else (state.vectors @ said.T).max(1)
-                )
-                if state.heard:
-                    np.maximum(state.scores, best, out=state.scores)
-                else:
-                    state.scores = best
-            else:
-                new = state.vectors @ said.T
+        counts = [len(group) for group in units]
+        if not states:
+            return np.zeros((0, 0), np.float32)
+        if self.aggregation == "max":
+            scores = self._hear_max(states, counts, vectors[start:])
+        else:
+            scores = self._hear_all(states, counts, vectors[start:])
+        for state, count in zip(states, counts, strict=True):
+            state.heard += count
+        return scores
+
+    def _stack(self, states: Sequence[Identification]) -> tuple[np.ndarray, np.ndarray]:
+        """The states' candidate vectors ``(N, most, dim)`` and scores ``(N, most)``,
+        zero-padded; each state's ``vectors`` and ``scores`` become views of its row,
+        so updating the stack updates every state at once."""
+        width = max(len(state.candidates) for state in states)
+        vectors = np.zeros((len(states), width, self.dim), np.float32)
+        scores = np.zeros((len(states), width), np.float32)
+        for i, state in enumerate(states):
+            k = len(state.candidates)
+            vectors[i, :k], scores[i, :k] = state.vectors, state.scores
+            state.vectors, state.scores = vectors[i, :k], scores[i, :k]
+        return vectors, scores
+
+    def _hear_max(
+        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
+    ) -> np.ndarray:
+        """A running maximum (the maximum over all sentences) for the whole batch at once."""
+        candidates, scores = self._stacked(states)
+        # Nothing heard before: the scores are the new sentences' alone, not max(0, ·).
+        first = [i for i, state in enumerate(states) if state.heard == 0 and counts[i]]
+        if first:
+            scores[first] = -np.inf
+        # Every product is one matrix-vector product per episode and sentence, batched
+        # or not, so an episode's scores do not depend on which episodes share its batch.
+        offsets = list(accumulate(counts, initial=0))
+        fewest = min(counts)
+        for j in range(fewest):  # sentence j of every episode: one batched product
+            sentence = said if len(said) == len(states) else said[[o + j for o in offsets[:-1]]]
+            np.maximum(scores, np.matmul(candidates, sentence[:, :, None])[:, :, 0], out=scores)
+        for i, count in enumerate(counts):  # the rest of the longer answers, one by one
+            for k in range(offsets[i] + fewest, offsets[i] + count):
+                np.maximum(scores[i], candidates[i] @ said[k], out=scores[i])
+        return scores.copy()
+
+    def _hear_all(
+        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
+    ) -> np.ndarray:
+        """Aggregations other than "max" need every similarity: keep them per episode."""
+        start = 0
+        for state, count in zip(states, counts, strict=True):
+            if count:
+                new = state.vectors @ said[start : start + count].T
+                start += count
                 if state.similarities is not None:
                     new = np.concatenate([state.similarities, new], axis=1)
                 state.similarities = new
                 state.scores = self._aggregate_similarities(new)
-            state.heard += len(group)
+        width = max(len(state.candidates) for state in states)
+        scores = np.zeros((len(states), width), np.float32)
+        for i, state in enumerate(states):
+            scores[i, : len(state.scores)] = state.scores
+        return scores
 
     def score(self, utterances: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """One score per candidate for one episode (zeros when nothing was said)."""

@@ -13,6 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.base import DialogContext
+from agents.last_batch import LastBatch
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
 from convenv.identifier import Identification
@@ -119,6 +120,11 @@ class InterviewEngine:
             -1.0, 1.0, shape=(self.dim + 2 * n + 1,), dtype=np.float32
         )
         self.action_space = spaces.Discrete(n)
+        # A vector env steps the same episodes until one ends: stack their state once.
+        self._totals = LastBatch(self._stack_totals, lambda e: e.totals[None])
+        self._masks = LastBatch(
+            self._candidate_masks, lambda e: (e.is_true[None], np.ones((1, len(e.is_true)), bool))
+        )
 
     def start(
         self,
@@ -166,8 +172,10 @@ class InterviewEngine:
 
     def observations(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
         """The observations of N episodes as one ``(N, observation dim)`` array."""
-        totals = np.stack([e.totals for e in episodes])
-        turns = np.array([e.turn for e in episodes], np.float64)
+        return self._observe(self._totals(episodes), [e.turn for e in episodes])
+
+    def _observe(self, totals: np.ndarray, turns: Sequence[int]) -> np.ndarray:
+        turns = np.asarray(turns, np.float64)
         said = totals[:, : self.dim] / np.maximum(turns, 1)[:, None]
         counts = totals[:, self.dim :]
         # A 0/1 "already asked" flag per code: a count fraction moves by only 1/max_turns
@@ -177,6 +185,24 @@ class InterviewEngine:
             [said, used, counts / self.max_turns, (turns / self.max_turns)[:, None]], axis=1
         )
         return np.clip(obs, -1.0, 1.0).astype(np.float32)
+
+    @staticmethod
+    def _stack_totals(episodes: Sequence[InterviewEpisode]) -> np.ndarray:
+        """The episodes' counters as one array; each episode's ``totals`` becomes a view
+        of its row, so adding to the stack adds to every episode."""
+        totals = np.stack([e.totals for e in episodes])
+        for i, episode in enumerate(episodes):
+            episode.totals = totals[i]
+        return totals
+
+    @staticmethod
+    def _candidate_masks(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, np.ndarray]:
+        """Which candidates are true and which exist, as ``(N, most candidates)`` arrays."""
+        sizes = np.array([len(e.candidates) for e in episodes])
+        valid = np.arange(sizes.max()) < sizes[:, None]
+        truth = np.zeros(valid.shape, bool)
+        truth[valid] = np.concatenate([e.is_true for e in episodes])  # row-major = in order
+        return truth, valid
 
     def step(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> TurnBatch:
         """One turn of every episode: one interviewer, one partner, one identifier call."""
@@ -199,17 +225,16 @@ class InterviewEngine:
                 for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
             ]
         )
-        # What each episode's counters gain this turn: the answer's embedding and one use.
-        gains = np.zeros((len(episodes), self.dim + len(self.actions)), np.float32)
-        gains[:, : self.dim] = self.identifier.encoder.encode(answers)
-        gains[np.arange(len(episodes)), self.dim + np.asarray(indices)] = 1
-        self.identifier.hear([e.identification for e in episodes], answers)
-        for e, a, q, r, gain in zip(episodes, indices, questions, answers, gains, strict=True):
+        # The counters gain this turn's answer embedding and one use of its code.
+        totals = self._totals(episodes)
+        totals[:, : self.dim] += self.identifier.encoder.encode(answers)
+        totals[np.arange(len(episodes)), self.dim + np.asarray(indices)] += 1
+        scores = self.identifier.hear([e.identification for e in episodes], answers)
+        for e, a, q, r in zip(episodes, indices, questions, answers, strict=True):
             e.actions.append(a)
             e.history += (q, r)
-            e.totals += gain
 
-        scores, truth, valid = self._padded(episodes)
+        truth, valid = self._masks(episodes)
         metrics = ranking_metrics_batch(scores, truth, valid)
         names = list(metrics)
         columns = [metrics[name].tolist() for name in names]
@@ -237,19 +262,8 @@ class InterviewEngine:
                     "persona": e.persona,
                 }
             )
-        return TurnBatch(self.observations(episodes), rewards, done, infos)
-
-    @staticmethod
-    def _padded(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, ...]:
-        """Scores, truth and validity of every candidate as ``(N, most candidates)`` arrays."""
-        sizes = np.array([len(e.candidates) for e in episodes])
-        valid = np.arange(sizes.max()) < sizes[:, None]
-        # Row-major order of the valid entries is the episodes' candidates in order.
-        scores = np.zeros(valid.shape)
-        scores[valid] = np.concatenate([e.identification.scores for e in episodes])
-        truth = np.zeros(valid.shape, bool)
-        truth[valid] = np.concatenate([e.is_true for e in episodes])
-        return scores, truth, valid
+        observations = self._observe(totals, [t + 1 for t in turns])
+        return TurnBatch(observations, rewards, done, infos)
 
     def transcript(self, episode: InterviewEpisode) -> str:
         """The dialog so far as text, with the partner's persona and the current ranking."""

@@ -67,3 +67,65 @@ def test_candidate_pool_draws_distinct_negatives():
     small = CandidatePool(["a.", "b.", "c.", "d."])
     candidates, truth = small.sample(("a.",), 20, np.random.default_rng(0))
     assert sorted(candidates) == ["a.", "b.", "c.", "d."] and truth.sum() == 1
+
+
+def test_batches_that_change_keep_every_episode_exact():
+    """States heard in varying batches (reused, reordered, alone, with a newcomer, with
+    0 to 3 sentences each) always hold the whole-history scores, and ``hear`` returns
+    them padded."""
+    # Random vectors: similarities can be negative, so max(0, ·) would be caught.
+    identifier = PersonaIdentifier(RandomEncoder(np.random.default_rng(1)))
+    extra = ["i am a pilot.", "i fly planes.", "i have a cat.", "i like jazz."]
+    states = [identifier.begin(c) for c in (*CANDIDATES, extra)]
+    heard: list[list[str]] = [[], [], []]
+    schedule = [
+        ([0, 1], ["i have a dog.", "i play guitar. i am vegan. i ski."]),
+        ([0, 1], ["", "my wife is a teacher."]),  # same batch again: reused stack
+        ([0], ["we like pizza. and ohio."]),  # a batch of one
+        ([1, 0], ["it is cold.", "i work long shifts."]),  # reordered
+        ([0, 1, 2], ["rex is my dog.", "", "i fly every week. i like jazz."]),  # newcomer
+        ([0, 1, 2], ["i am a nurse.", "guitar.", "my cat is old."]),
+    ]
+    for batch, utterances in schedule:
+        scores = identifier.hear([states[i] for i in batch], utterances)
+        for row, (i, utterance) in enumerate(zip(batch, utterances, strict=True)):
+            heard[i].append(utterance)
+            expected = identifier.score(heard[i], states[i].candidates)
+            np.testing.assert_allclose(states[i].scores, expected, rtol=1e-5, atol=1e-6)
+            k = len(states[i].candidates)
+            np.testing.assert_array_equal(scores[row, :k], states[i].scores)
+            assert not scores[row, k:].any()  # padding
+        for i in set(range(3)) - set(batch):  # episodes not in the batch are untouched
+            expected = identifier.score(heard[i], states[i].candidates)
+            np.testing.assert_allclose(states[i].scores, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_scores_do_not_depend_on_the_batch():
+    """Bit for bit: an episode heard alone scores what it scores in a mixed batch."""
+    rng = np.random.default_rng(0)
+    identifier = PersonaIdentifier(RandomEncoder(rng))
+    utterances = ["a b. c d. e f.", "g h.", "i j. k l.", "m n.", ""]
+    alone = [identifier.begin(c) for c in CANDIDATES * 3][:5]
+    together = [identifier.begin(c) for c in CANDIDATES * 3][:5]
+    for _ in range(2):
+        for state, utterance in zip(alone, utterances, strict=True):
+            identifier.hear([state], [utterance])
+        identifier.hear(together, utterances)
+        for a, b in zip(alone, together, strict=True):
+            np.testing.assert_array_equal(a.scores, b.scores)
+
+
+class RandomEncoder:
+    """A fixed random unit vector per text: no ties, and every bit of a sum matters."""
+
+    dim = 48
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng, self.seen = rng, {}
+
+    def encode(self, texts):
+        for text in texts:
+            if text not in self.seen:
+                v = self.rng.standard_normal(self.dim).astype(np.float32)
+                self.seen[text] = v / np.linalg.norm(v)
+        return np.stack([self.seen[t] for t in texts]) if texts else np.zeros((0, self.dim))

@@ -115,3 +115,29 @@ def test_partner_handles_a_persona_longer_than_usual(partner):
     assert partner.respond(batch) == [reference_answer(partner, c) for c in batch]
     later = contexts(6, seed=5)  # personas cached before the width grew are re-padded
     assert partner.respond(later) == [reference_answer(partner, c) for c in later]
+
+
+def test_warming_shortlists_the_bank_and_changes_no_answer(partner):
+    batch = contexts(30, seed=6)
+    cold = partner.respond(batch)
+    warm = RetrievalPartner(
+        RandomEncoder(),
+        [(f"context {i}", f"response {i}") for i in range(300)],
+        shortlist=20,
+        relevance_floor=-0.1,
+        relevance_span=0.3,
+    )
+    warm.warm([f"question {i}" for i in range(50)])
+    assert len(warm._tops) == 50  # every question shortlisted before the first step
+    assert warm.respond(batch) == cold
+
+
+def test_a_repeated_batch_of_personas_answers_new_questions(partner):
+    """The stacked personas of a batch are reused for the next step's questions."""
+    batch = contexts(10, seed=7)
+    partner.respond(batch)
+    follow_up = [
+        DialogContext(("hi", f"question {(i * 7) % 50}"), persona=c.persona)
+        for i, c in enumerate(batch)
+    ]
+    assert partner.respond(follow_up) == [reference_answer(partner, c) for c in follow_up]
