@@ -172,11 +172,10 @@ class RetrievalPartner:
         # A question no fact is about gets an ordinary answer: people do not volunteer
         # their persona when asked something unrelated, so what to ask matters.
         gate = np.clip((best - self.relevance_floor) / self.relevance_span, 0, 1)
-        total = topic.copy()
-        for b in np.flatnonzero(gate):  # gate 0: the persona term is 0, skip its matvec
-            block = self._block(asked[b], top[b])
-            total[b] += self.persona_weight * gate[b] * (block @ wanted[b])
-        return self._unsaid(contexts, top, total)
+        fit = np.zeros_like(topic)
+        for b in np.flatnonzero(gate).tolist():  # gate 0: the persona term is 0, skip it
+            np.matmul(self._block(asked[b], top[b]), wanted[b], out=fit[b])
+        return self._unsaid(contexts, top, topic + (self.persona_weight * gate)[:, None] * fit)
 
     def _unsaid(
         self, contexts: Sequence[DialogContext], top: np.ndarray, total: np.ndarray

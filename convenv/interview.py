@@ -155,11 +155,11 @@ class InterviewEngine:
             persona = personas[int(index)]
         else:
             persona = personas[int(rng.integers(len(personas)))]
-        candidates, truth = pool.sample(persona, self.n_negatives, rng)
+        candidates, truth, rows = pool.draw(persona, self.n_negatives, rng)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()
         identification = self.identifier.begin(
-            candidates, pool.embeddings(candidates, self.identifier.encoder)
+            candidates, pool.vectors(rows, self.identifier.encoder)
         )
         totals = np.zeros(self.dim + len(self.actions), np.float32)
         return InterviewEpisode(persona, candidates, truth, seeds, identification, totals)

@@ -35,10 +35,14 @@ class CandidatePool:
         """The candidates' embeddings from the pool's own matrix (``None`` if one is not
         a pool fact): a small matrix that stays in CPU cache, unlike the encoder's.
         """
+        rows = [self._row.get(c, -1) for c in candidates]
+        return self.vectors(np.array(rows, np.intp), encoder)
+
+    def vectors(self, rows: np.ndarray, encoder) -> np.ndarray | None:
+        """The embeddings of pool rows (``None`` if a row is -1, a fact outside the pool)."""
         if self._encoder is not encoder:
             self._matrix, self._encoder = encoder.encode(self.facts), encoder
-        rows = [self._row.get(c) for c in candidates]
-        return None if None in rows else self._matrix[rows]
+        return None if (rows < 0).any() else self._matrix[rows]
 
     def sample(
         self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
@@ -47,7 +51,17 @@ class CandidatePool:
 
         Shuffling matters: a ranking that ties (nothing said yet) must not favour true facts.
         """
-        taken = {self._row[f] for f in persona if f in self._row}
+        candidates, is_true, _ = self.draw(persona, n_negatives, rng)
+        return candidates, is_true
+
+    def draw(
+        self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """:meth:`sample`, plus each candidate's pool row (-1 for a fact outside the pool)
+        so that its embedding is one index away (see :meth:`vectors`)."""
+        persona_rows = [self._row.get(f, -1) for f in persona]
+        taken = set(persona_rows)
+        taken.discard(-1)
         wanted = min(n_negatives, len(self.facts) - len(taken))
         # Rejection sampling: a few integer draws, where choice(replace=False) would
         # permute the whole pool of thousands of facts on every reset.
@@ -56,14 +70,15 @@ class CandidatePool:
             # Scaled uniforms: Generator.random is several times cheaper than .integers.
             uniforms = rng.random(wanted - len(picks) + 8)
             draws = (uniforms * len(self.facts)).astype(np.int64).tolist()
-            for i in dict.fromkeys(draws):
-                if i not in taken:
-                    taken.add(i)
-                    picks.append(i)
+            new = [i for i in dict.fromkeys(draws) if i not in taken]  # distinct, unused
+            taken.update(new)
+            picks += new
         del picks[wanted:]
-        pooled = [*persona, *(self.facts[i] for i in picks)]
+        pooled = [*persona, *map(self.facts.__getitem__, picks)]
         order = rng.permutation(len(pooled))
-        return tuple(pooled[i] for i in order.tolist()), order < len(persona)
+        candidates = tuple(map(pooled.__getitem__, order.tolist()))
+        rows = np.array(persona_rows + picks, np.intp)[order]
+        return candidates, order < len(persona), rows
 
 
 def sample_candidates(
