@@ -106,23 +106,31 @@ def main() -> None:
         for _ in range(args.rounds)
         for kind in ("dummy", "batched")
     ]
-    rates: dict[tuple, list[float]] = {}
+    rates: dict[tuple, list[list[float]]] = {}  # per process: its blocks' rates
     rss: dict[tuple, float] = {}
     for agents, n, kind in tqdm(jobs, desc="benchmark processes"):
         result = run_child(agents, kind, n)
-        rates.setdefault((agents, kind, n), []).extend(result["rates"])
+        rates.setdefault((agents, kind, n), []).append(result["rates"])
         rss[agents, kind, n] = max(rss.get((agents, kind, n), 0.0), result["rss_mb"])
     for agents in args.agents:
         print(f"\nagents: {agents} (env steps/s, median of {args.rounds} x {BLOCKS} blocks)")
         print(
-            "| n_envs | Dummy steps/s | batched steps/s | ratio | Dummy RSS MB | batched RSS MB |"
+            "| n_envs | Dummy steps/s | batched steps/s | ratio | ratio per round "
+            "| Dummy RSS MB | batched RSS MB |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for n in args.n_envs:
-            d = statistics.median(rates[agents, "dummy", n])
-            b = statistics.median(rates[agents, "batched", n])
+            dummy, batched = rates[agents, "dummy", n], rates[agents, "batched", n]
+            d = statistics.median(r for blocks in dummy for r in blocks)
+            b = statistics.median(r for blocks in batched for r in blocks)
+            # Each round's two processes ran back to back: their ratio shows the noise.
+            rounds = sorted(
+                statistics.median(y) / statistics.median(x)
+                for x, y in zip(dummy, batched, strict=True)
+            )
             print(
                 f"| {n} | {d:,.0f} | {b:,.0f} | {b / d:.2f}x | "
+                f"{rounds[0]:.2f}-{rounds[-1]:.2f}x | "
                 f"{rss[agents, 'dummy', n]:,.0f} | {rss[agents, 'batched', n]:,.0f} |"
             )
 

@@ -69,6 +69,20 @@ def test_candidate_pool_draws_distinct_negatives():
     assert sorted(candidates) == ["a.", "b.", "c.", "d."] and truth.sum() == 1
 
 
+def test_candidate_rows_index_the_pool():
+    encoder = HashingEncoder()
+    facts = [f"fact {i}." for i in range(100)]
+    pool = CandidatePool(facts)
+    candidates, truth, rows = pool.draw(("fact 3.", "fact 9."), 10, np.random.default_rng(2))
+    assert [pool.facts[r] for r in rows] == list(candidates)
+    np.testing.assert_array_equal(pool.vectors(rows, encoder), encoder.encode(candidates))
+    sampled, sampled_truth = pool.sample(("fact 3.", "fact 9."), 10, np.random.default_rng(2))
+    assert sampled == candidates and np.array_equal(sampled_truth, truth)  # the same draw
+    candidates, _, rows = pool.draw(("fact 3.", "not in the pool."), 10, np.random.default_rng(2))
+    assert rows[candidates.index("not in the pool.")] == -1
+    assert pool.vectors(rows, encoder) is None  # the identifier embeds such candidates itself
+
+
 def test_batches_that_change_keep_every_episode_exact():
     """States heard in varying batches (reused, reordered, alone, with a newcomer, with
     0 to 3 sentences each) always hold the whole-history scores, and ``hear`` returns
