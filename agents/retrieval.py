@@ -283,8 +283,12 @@ class RetrievalInterviewer:
             # At most len(history) bank questions were said, so the first `choices` unsaid
             # ones are within this head of the bank.
             history = context.history
-            head = bank[: self.choices + len(history)]
-            pool = [q for q in head if q not in history][: self.choices] or bank[: self.choices]
+            if history:  # a set: each of up to 2 x 8 bank questions is checked in O(1)
+                said = set(history)
+                head = bank[: self.choices + len(history)]
+                pool = [q for q in head if q not in said][: self.choices] or bank[: self.choices]
+            else:
+                pool = bank[: self.choices]
             # The seed is a uniform draw, so its remainder picks uniformly (and costs
             # nothing, where building a Generator per turn cost more than the rest).
             out.append(pool[0] if context.seed is None else pool[context.seed % len(pool)])
