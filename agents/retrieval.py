@@ -276,10 +276,11 @@ class RetrievalInterviewer:
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         out = []
+        banks = self._banks
         for context in contexts:
             if not context.goal:
                 raise ValueError("RetrievalInterviewer needs DialogContext.goal (an action code).")
-            bank = self.bank(context.goal)
+            bank = banks.get(context.goal) or self.bank(context.goal)
             # At most len(history) bank questions were said, so the first `choices` unsaid
             # ones are within this head of the bank.
             history = context.history

@@ -43,9 +43,9 @@ class RowCache:
     def get(self, texts: Sequence[str]) -> np.ndarray:
         """The values of cached texts stacked, ``(len(texts), *row_shape)``; KeyError if absent."""
         rows = self._rows
-        index = [rows[t] for t in texts]
-        for text in texts:
-            rows.move_to_end(text)
+        index = list(map(rows.__getitem__, texts))
+        for _ in map(rows.move_to_end, texts):  # map: the loop body runs in C
+            pass
         return self._array[index]
 
     def view(self, text: str) -> np.ndarray | None:

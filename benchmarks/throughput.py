@@ -26,7 +26,7 @@ import time
 
 # Env steps: warm-up, then each timed block.
 WARMUP = {"retrieval": 4096, "tiny-personagpt": 64}
-BLOCK = {"retrieval": 1024, "tiny-personagpt": 128}
+BLOCK = {"retrieval": 4096, "tiny-personagpt": 128}
 BLOCKS = 5
 
 
