@@ -70,7 +70,8 @@ class InterviewEngine:
         partner: Answers in character (a :class:`~agents.base.DialogAgent`).
         interviewer: Turns an action code into a question (a DialogAgent).
         identifier: Ranks candidate facts (a :class:`~convenv.identifier.PersonaIdentifier`
-            or anything with its ``encoder``, ``begin`` and ``hear``).
+            or anything with its ``encoder``, ``begin`` and ``hear``, which returns the
+            batch's ``(N, most candidates)`` scores).
         max_turns: Questions per episode.
         n_negatives: Wrong facts among the candidates.
         reward_mode: ``"delta"`` (per-turn change of the metric; the returns sum to the
