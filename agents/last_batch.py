@@ -44,7 +44,3 @@ class LastBatch(Generic[Item, Value]):
             value = self._build(items)
             self._items, self._value = tuple(items), value
         return self._value  # type: ignore[return-value]
-
-    def forget(self) -> None:
-        """Drop the remembered batch (say, after the items' state changed from outside)."""
-        self._items, self._value = (), None

@@ -43,10 +43,6 @@ class InterviewEpisode:
     def turn(self) -> int:
         return len(self.actions)
 
-    @property
-    def partner_utterances(self) -> list[str]:
-        return self.history[1::2]
-
 
 @dataclass
 class TurnBatch:

@@ -19,7 +19,7 @@ class CandidatePool:
 
     Negatives are drawn by rejection sampling over row numbers, not by a pass over
     the pool's thousands of strings, so a reset costs microseconds however large the
-    pool; ``embeddings`` serves candidate vectors from the pool's own small matrix.
+    pool; ``vectors`` serves candidate embeddings from the pool's own small matrix.
     """
 
     def __init__(self, facts: Sequence[str]) -> None:
@@ -31,15 +31,10 @@ class CandidatePool:
     def __len__(self) -> int:
         return len(self.facts)
 
-    def embeddings(self, candidates: Sequence[str], encoder) -> np.ndarray | None:
-        """The candidates' embeddings from the pool's own matrix (``None`` if one is not
-        a pool fact): a small matrix that stays in CPU cache, unlike the encoder's.
-        """
-        rows = [self._row.get(c, -1) for c in candidates]
-        return self.vectors(np.array(rows, np.intp), encoder)
-
     def vectors(self, rows: np.ndarray, encoder) -> np.ndarray | None:
-        """The embeddings of pool rows (``None`` if a row is -1, a fact outside the pool)."""
+        """The embeddings of pool rows (``None`` if a row is -1, a fact outside the pool),
+        from the pool's own matrix: small enough to stay in CPU cache, unlike the encoder's.
+        """
         if self._encoder is not encoder:
             self._matrix, self._encoder = encoder.encode(self.facts), encoder
         return None if (rows < 0).any() else self._matrix[rows]

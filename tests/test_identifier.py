@@ -37,9 +37,10 @@ def test_given_vectors_are_used_and_pool_embeddings():
     encoder = HashingEncoder()
     identifier = PersonaIdentifier(encoder)
     pool = CandidatePool(CANDIDATES[0] + CANDIDATES[1])
-    vectors = pool.embeddings(CANDIDATES[1], encoder)
+    rows = np.array([pool.facts.index(c) for c in CANDIDATES[1]])
+    vectors = pool.vectors(rows, encoder)
     np.testing.assert_array_equal(vectors, encoder.encode(CANDIDATES[1]))
-    assert pool.embeddings(["not a pool fact."], encoder) is None
+    assert pool.vectors(np.array([0, -1]), encoder) is None  # -1: a fact outside the pool
     state = identifier.begin(CANDIDATES[1], vectors)
     identifier.hear([state], ["i play guitar."])
     assert int(np.argmax(state.scores)) == 1
