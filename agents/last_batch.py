@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from operator import is_
 from typing import Generic, TypeVar
 
+import numpy as np
+
 Item = TypeVar("Item")
 Value = TypeVar("Value")
 
@@ -44,3 +46,13 @@ class LastBatch(Generic[Item, Value]):
             value = self._build(items)
             self._items, self._value = tuple(items), value
         return self._value  # type: ignore[return-value]
+
+
+def padded_stack(arrays: Sequence[np.ndarray], dtype=None) -> np.ndarray:
+    """Per-episode arrays (same trailing shape) zero-padded to the longest and stacked:
+    ``(N, longest, ...)``; row ``i`` holds ``arrays[i]`` in ``[i, :len(arrays[i])]``."""
+    width = max(len(a) for a in arrays)
+    out = np.zeros((len(arrays), width, *arrays[0].shape[1:]), dtype or arrays[0].dtype)
+    for i, array in enumerate(arrays):
+        out[i, : len(array)] = array
+    return out

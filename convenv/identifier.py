@@ -10,7 +10,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from agents.last_batch import LastBatch
+from agents.last_batch import LastBatch, padded_stack
 from convenv.errors import InvalidArgumentError
 
 AGGREGATIONS = ("max", "mean", "softmax", "top2")
@@ -148,12 +148,10 @@ class PersonaIdentifier:
         """The states' candidate vectors ``(N, most, dim)`` and scores ``(N, most)``,
         zero-padded; each state's ``vectors`` and ``scores`` become views of its row,
         so updating the stack updates every state at once."""
-        width = max(len(state.candidates) for state in states)
-        vectors = np.zeros((len(states), width, self.dim), np.float32)
-        scores = np.zeros((len(states), width), np.float32)
+        vectors = padded_stack([state.vectors for state in states], np.float32)
+        scores = padded_stack([state.scores for state in states], np.float32)
         for i, state in enumerate(states):
             k = len(state.candidates)
-            vectors[i, :k], scores[i, :k] = state.vectors, state.scores
             state.vectors, state.scores = vectors[i, :k], scores[i, :k]
         return vectors, scores
 
@@ -191,11 +189,7 @@ class PersonaIdentifier:
                     new = np.concatenate([state.similarities, new], axis=1)
                 state.similarities = new
                 state.scores = self._aggregate_similarities(new)
-        width = max(len(state.candidates) for state in states)
-        scores = np.zeros((len(states), width), np.float32)
-        for i, state in enumerate(states):
-            scores[i, : len(state.scores)] = state.scores
-        return scores
+        return padded_stack([state.scores for state in states], np.float32)
 
     def score(self, utterances: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """One score per candidate for one episode (zeros when nothing was said)."""

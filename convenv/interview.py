@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.base import DialogContext
-from agents.last_batch import LastBatch
+from agents.last_batch import LastBatch, padded_stack
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
 from convenv.identifier import Identification
@@ -187,7 +187,7 @@ class InterviewEngine:
     def _stack_totals(episodes: Sequence[InterviewEpisode]) -> np.ndarray:
         """The episodes' counters as one array; each episode's ``totals`` becomes a view
         of its row, so adding to the stack adds to every episode."""
-        totals = np.stack([e.totals for e in episodes])
+        totals = padded_stack([e.totals for e in episodes])
         for i, episode in enumerate(episodes):
             episode.totals = totals[i]
         return totals
@@ -195,11 +195,9 @@ class InterviewEngine:
     @staticmethod
     def _candidate_masks(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, np.ndarray]:
         """Which candidates are true and which exist, as ``(N, most candidates)`` arrays."""
-        sizes = np.array([len(e.candidates) for e in episodes])
-        valid = np.arange(sizes.max()) < sizes[:, None]
-        truth = np.zeros(valid.shape, bool)
-        truth[valid] = np.concatenate([e.is_true for e in episodes])  # row-major = in order
-        return truth, valid
+        truth = padded_stack([e.is_true for e in episodes])
+        sizes = np.array([len(e.is_true) for e in episodes])
+        return truth, np.arange(truth.shape[1]) < sizes[:, None]
 
     def step(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> TurnBatch:
         """One turn of every episode: one interviewer, one partner, one identifier call."""

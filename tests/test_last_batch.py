@@ -1,8 +1,9 @@
 """LastBatch rebuilds exactly when the batch's items (by identity) change."""
 
+import numpy as np
 import pytest
 
-from agents.last_batch import LastBatch
+from agents.last_batch import LastBatch, padded_stack
 
 
 def test_reuses_the_value_for_the_same_items_only():
@@ -42,3 +43,13 @@ def test_a_failing_build_leaves_nothing_behind():
     with pytest.raises(RuntimeError, match="boom"):
         cache([b, a])  # say it had rebound some items' state before it failed
     assert cache([a, b]) == 3  # rebuilt: the first batch's value may be stale now
+
+
+def test_padded_stack_pads_each_row_to_the_longest():
+    rows = [np.ones((2, 3), np.float32), np.full((4, 3), 2, np.float32)]
+    out = padded_stack(rows)
+    assert out.shape == (2, 4, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, :2], rows[0])
+    assert not out[0, 2:].any()  # zero padding
+    np.testing.assert_array_equal(out[1], rows[1])
+    assert padded_stack([np.array([True, False])], bool).dtype == bool
