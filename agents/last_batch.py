@@ -35,14 +35,15 @@ class LastBatch(Generic[Item, Value]):
     ) -> None:
         self._build = build
         self._single = single
-        self._items: tuple[Item, ...] = ()
+        self._items: tuple[Item, ...] | None = None  # None: nothing built yet
         self._value: Value | None = None
 
     def __call__(self, items: Sequence[Item]) -> Value:
         if self._single is not None and len(items) == 1:
             return self._single(items[0])
-        if len(items) != len(self._items) or not all(map(is_, items, self._items)):
-            self._items, self._value = (), None  # a failing build must not leave a stale pair
+        known = self._items
+        if known is None or len(items) != len(known) or not all(map(is_, items, known)):
+            self._items, self._value = None, None  # a failing build must not leave a stale pair
             value = self._build(items)
             self._items, self._value = tuple(items), value
         return self._value  # type: ignore[return-value]

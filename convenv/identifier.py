@@ -119,6 +119,8 @@ class PersonaIdentifier:
             raise InvalidArgumentError(
                 f"{len(utterances)} utterances for {len(states)} identification states."
             )
+        if not states:
+            return np.zeros((0, 0), np.float32)
         if self.sentences:
             units = [split_sentences(u) for u in utterances]
         else:
@@ -134,8 +136,6 @@ class PersonaIdentifier:
             state.vectors = vectors[start : start + len(state.candidates)]
             start += len(state.candidates)
         counts = [len(group) for group in units]
-        if not states:
-            return np.zeros((0, 0), np.float32)
         if self.aggregation == "max":
             scores = self._hear_max(states, counts, vectors[start:])
         else:
