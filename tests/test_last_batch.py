@@ -14,8 +14,12 @@ def test_reuses_the_value_for_the_same_items_only():
     assert cache([b, a]) == 2  # order matters
     assert cache([b, a, a]) == 3
     assert cache([b, a, ["episode a"]]) == 4  # equal is not identical
-    assert cache([]) == 5  # an empty batch is built too, not mistaken for "nothing yet"
-    assert len(builds) == 5
+    assert len(builds) == 4
+
+
+def test_an_empty_first_batch_is_built():
+    # Not mistaken for "nothing built yet", which would return None.
+    assert LastBatch(lambda items: "built")([]) == "built"
 
 
 def test_a_batch_of_one_is_not_cached_and_evicts_nothing():
