@@ -6,6 +6,6 @@ Nothing here knows about RL; the environment talks to agents only through
 
 from __future__ import annotations
 
-from agents.base import DialogAgent, DialogContext
+from convenv.agents.base import DialogAgent, DialogContext
 
 __all__ = ["DialogAgent", "DialogContext"]

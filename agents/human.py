@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from agents.base import DialogContext
+from convenv.agents.base import DialogContext
 
 
 class HumanAgent:

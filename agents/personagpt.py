@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from agents.base import DialogContext
-from agents.devices import inference_dtype, resolve_device
-from agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
+from convenv.agents.base import DialogContext
+from convenv.agents.devices import inference_dtype, resolve_device
+from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
 
 DEFAULT_MODEL = "af1tang/personaGPT"
 

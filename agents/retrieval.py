@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.base import DialogContext, last_utterance
-from agents.last_batch import LastBatch
-from agents.row_cache import RowCache
+from convenv.agents.base import DialogContext, last_utterance
+from convenv.agents.last_batch import LastBatch
+from convenv.agents.row_cache import RowCache
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
 
@@ -29,7 +29,7 @@ class RetrievalPartner:
     out when no fact is closer to the question than ``relevance_floor`` (cosine).
 
     Args:
-        encoder: A :class:`~agents.sentence_encoder.SentenceEncoder` (or anything with
+        encoder: A :class:`~convenv.agents.sentence_encoder.SentenceEncoder` (or anything with
             ``encode`` and ``encode_corpus``).
         pairs: ``(context, response)`` utterance pairs.
         shortlist: How many topic matches are re-ranked by persona.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.devices import resolve_device
-from agents.row_cache import RowCache
+from convenv.agents.devices import resolve_device
+from convenv.agents.row_cache import RowCache
 
 
 def bundled_minilm_path() -> Path:

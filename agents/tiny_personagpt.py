@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.personagpt_prompt import ADDITIONAL_TOKENS, CLS, EOS, SEP
+from convenv.agents.personagpt_prompt import ADDITIONAL_TOKENS, CLS, EOS, SEP
 
 FALLBACK_SENTENCES = (
     "hi how are you today?",

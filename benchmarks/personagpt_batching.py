@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from agents.base import DialogContext
-from agents.personagpt import PersonaGPTAgent
-from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.agents.base import DialogContext
+from convenv.agents.personagpt import PersonaGPTAgent
+from convenv.agents.tiny_personagpt import build_tiny_personagpt
 
 
 def contexts(n: int) -> list[DialogContext]:

@@ -35,8 +35,8 @@ def make_template(agents: str):
 
     if agents == "retrieval":
         return PersonaInterviewEnv()
-    from agents.personagpt import PersonaGPTAgent
-    from agents.tiny_personagpt import build_tiny_personagpt
+    from convenv.agents.personagpt import PersonaGPTAgent
+    from convenv.agents.tiny_personagpt import build_tiny_personagpt
     from convenv.personachat import load_dialogs
 
     # A tokenizer that knows Persona-Chat words keeps prompts at realistic lengths.

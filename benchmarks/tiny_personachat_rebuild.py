@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from agents.personagpt import PersonaGPTAgent
-from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.agents.personagpt import PersonaGPTAgent
+from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.personachat import load_dialogs
-from training.evaluate import evaluate_model
-from training.finetune import FinetuneConfig, finetune
+from convenv.training.evaluate import evaluate_model
+from convenv.training.finetune import FinetuneConfig, finetune
 
 
 def main() -> None:

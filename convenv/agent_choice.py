@@ -40,7 +40,7 @@ def resolve_agents(
             return getattr(defaults, role)
         if agent == "personagpt":
             if "model" not in shared_gpt:
-                from agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
+                from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
 
                 # One model instance serves both roles.
                 shared_gpt["model"] = PersonaGPTAgent(model or DEFAULT_MODEL, device=device)

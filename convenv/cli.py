@@ -8,14 +8,20 @@ import sys
 # Subcommand → module with a main(argv); imported only when used (training depends on
 # convenv, not the other way round, and heavy imports stay out of --help).
 SUBCOMMANDS = {
-    "main": ("training.main_job", "train PPO on the offline default, then benchmark it"),
-    "train": ("training.train_policy", "train an action policy with Stable-Baselines3"),
-    "selfplay": ("training.selfplay", "generate episodes as JSON Lines"),
-    "bench": ("training.bench", "persona-authentication benchmark on test personas"),
-    "chat": ("training.chat", "talk to the persona partner yourself"),
-    "finetune": ("training.finetune", "supervised fine-tuning of a PersonaGPT-format model"),
-    "evaluate": ("training.evaluate", "perplexity and F1 of a PersonaGPT-format model"),
-    "label": ("training.label_session", "active learning: accept or correct proposed questions"),
+    "main": ("convenv.training.main_job", "train PPO on the offline default, then benchmark it"),
+    "train": ("convenv.training.train_policy", "train an action policy with Stable-Baselines3"),
+    "selfplay": ("convenv.training.selfplay", "generate episodes as JSON Lines"),
+    "bench": ("convenv.training.bench", "persona-authentication benchmark on test personas"),
+    "chat": ("convenv.training.chat", "talk to the persona partner yourself"),
+    "finetune": (
+        "convenv.training.finetune",
+        "supervised fine-tuning of a PersonaGPT-format model",
+    ),
+    "evaluate": ("convenv.training.evaluate", "perplexity and F1 of a PersonaGPT-format model"),
+    "label": (
+        "convenv.training.label_session",
+        "active learning: accept or correct proposed questions",
+    ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }
 

@@ -42,8 +42,8 @@ def retrieval_pairs(n_dialogs: int = DEFAULT_POOL_DIALOGS) -> list[tuple[str, st
 
 @lru_cache(maxsize=4)
 def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> DefaultComponents:
-    from agents.retrieval import RetrievalInterviewer, RetrievalPartner
-    from agents.sentence_encoder import SentenceEncoder
+    from convenv.agents.retrieval import RetrievalInterviewer, RetrievalPartner
+    from convenv.agents.sentence_encoder import SentenceEncoder
 
     encoder = SentenceEncoder(device=device)
     pairs = retrieval_pairs(pool_dialogs)

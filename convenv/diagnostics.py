@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agents.base import DialogContext
 from convenv.actions import ActionSet
+from convenv.agents.base import DialogContext
 from convenv.identifier import split_sentences
 from convenv.personachat import Persona
 

@@ -10,7 +10,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from agents.last_batch import LastBatch, padded_stack
+from convenv.agents.last_batch import LastBatch, padded_stack
 from convenv.errors import InvalidArgumentError
 
 AGGREGATIONS = ("max", "mean", "softmax", "top2")

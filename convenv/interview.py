@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from gymnasium import spaces
 
-from agents.base import DialogContext
-from agents.last_batch import LastBatch, padded_stack
 from convenv.actions import ActionSet
+from convenv.agents.base import DialogContext
+from convenv.agents.last_batch import LastBatch, padded_stack
 from convenv.errors import InvalidArgumentError
 from convenv.identifier import Identification
 from convenv.metrics import check_metric_name, ranking_metrics_batch
@@ -63,7 +63,7 @@ class InterviewEngine:
 
     Args:
         actions: The action codes.
-        partner: Answers in character (a :class:`~agents.base.DialogAgent`).
+        partner: Answers in character (a :class:`~convenv.agents.base.DialogAgent`).
         interviewer: Turns an action code into a question (a DialogAgent).
         identifier: Ranks candidate facts (a :class:`~convenv.identifier.PersonaIdentifier`
             or anything with its ``encoder``, ``begin`` and ``hear``, which returns the

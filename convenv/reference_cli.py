@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N dialogs only")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from agents.sentence_encoder import SentenceEncoder
+    from convenv.agents.sentence_encoder import SentenceEncoder
 
     identifier = PersonaIdentifier(SentenceEncoder(), args.aggregation, not args.no_sentences)
     dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")

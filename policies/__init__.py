@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from policies.base import ActionPolicy
-from policies.oracle import TopicOraclePolicy
-from policies.sb3 import SB3Policy, algorithm_class
-from policies.simple import FixedSequencePolicy, RandomPolicy, RoundRobinPolicy
+from convenv.policies.base import ActionPolicy
+from convenv.policies.oracle import TopicOraclePolicy
+from convenv.policies.sb3 import SB3Policy, algorithm_class
+from convenv.policies.simple import FixedSequencePolicy, RandomPolicy, RoundRobinPolicy
 
 __all__ = [
     "ActionPolicy",

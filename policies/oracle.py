@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convenv.actions import ActionSet
-from policies.base import TurnCountingPolicy
+from convenv.policies.base import TurnCountingPolicy
 
 
 class TopicOraclePolicy(TurnCountingPolicy):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from convenv.errors import InvalidArgumentError
-from policies.base import ActionPolicy
+from convenv.policies.base import ActionPolicy
 
 ALGORITHMS = ("ppo", "dqn", "a2c")
 

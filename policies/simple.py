@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convenv.errors import InvalidArgumentError
-from policies.base import ActionPolicy, TurnCountingPolicy
+from convenv.policies.base import ActionPolicy, TurnCountingPolicy
 
 
 class RandomPolicy(ActionPolicy):

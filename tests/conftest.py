@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from agents.base import DialogContext
+from convenv.agents.base import DialogContext
 
 
 class HashingEncoder:

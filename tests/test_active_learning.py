@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from agents.base import DialogContext
-from training import label_session
-from training.goal_judge import GoalJudge, read_goal_questions
-from training.label_store import LabelStore
+from convenv.agents.base import DialogContext
+from convenv.training import label_session
+from convenv.training.goal_judge import GoalJudge, read_goal_questions
+from convenv.training.label_store import LabelStore
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from agents.base import DialogContext
 from convenv.actions import ActionSet
+from convenv.agents.base import DialogContext
 from convenv.diagnostics import topic_sensitivity
 from convenv.identifier import PersonaIdentifier
 from convenv.personachat import load_dialogs, load_personas

@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from agents.personagpt import PersonaGPTAgent
-from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.agents.personagpt import PersonaGPTAgent
+from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.personachat import Dialog, load_dialogs
-from training import evaluate
-from training.evaluate import evaluate_model, normalize_answer, unigram_f1
-from training.finetune import FinetuneConfig, finetune
+from convenv.training import evaluate
+from convenv.training.evaluate import evaluate_model, normalize_answer, unigram_f1
+from convenv.training.finetune import FinetuneConfig, finetune
 
 
 @pytest.fixture(scope="module")

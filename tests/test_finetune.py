@@ -6,13 +6,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from agents.base import DialogContext
-from agents.personagpt import PersonaGPTAgent, load_personagpt
-from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.agents.base import DialogContext
+from convenv.agents.personagpt import PersonaGPTAgent, load_personagpt
+from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.personachat import Dialog
-from training.finetune import FinetuneConfig, evaluate_loss, finetune
-from training.finetune_data import IGNORE, action_examples, personachat_examples
-from training.label_store import LabelledExample, LabelStore
+from convenv.training.finetune import FinetuneConfig, evaluate_loss, finetune
+from convenv.training.finetune_data import IGNORE, action_examples, personachat_examples
+from convenv.training.label_store import LabelledExample, LabelStore
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 
 from convenv import cli
 from convenv.env import PersonaInterviewEnv
-from training import bench, chat, selfplay, train_policy
-from training.jsonl import read_jsonl
+from convenv.training import bench, chat, selfplay, train_policy
+from convenv.training.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -109,11 +109,11 @@ def test_bench_outputs_and_determinism(tmp_path, default_components, capsys):
 
 def test_bench_is_independent_of_batch_size(default_components):
     env = PersonaInterviewEnv(split="test", personas=None, max_turns=3)
-    from policies import RandomPolicy
+    from convenv.policies import RandomPolicy
 
     small = bench.benchmark(env, [RandomPolicy(11, 5)], batch_size=1, progress=False)
     # a RandomPolicy draws per act() call, so compare a policy that does not: round robin
-    from policies import RoundRobinPolicy
+    from convenv.policies import RoundRobinPolicy
 
     a = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=1, progress=False)[0]
     b = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=16, progress=False)[0]
@@ -153,7 +153,8 @@ def test_selfplay_writes_parseable_episodes(tmp_path, default_components):
 def test_interrupted_selfplay_keeps_every_finished_episode(tmp_path, default_components):
     out = tmp_path / "killed.jsonl"
     code = (
-        "from training import selfplay; selfplay.main(['--episodes', '100000', '--n-envs', '1', "
+        "from convenv.training import selfplay; "
+        "selfplay.main(['--episodes', '100000', '--n-envs', '1', "
         f"'--max-turns', '2', '--out', {str(out)!r}, '--no-progress'])"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
@@ -202,7 +203,7 @@ def test_chat_main_mode_zero_types_questions(default_components):
 
 
 def test_fixed_all_makes_one_policy_per_code(default_components):
-    from training.policy_specs import make_policies
+    from convenv.training.policy_specs import make_policies
 
     env = PersonaInterviewEnv(split="test")
     policies = make_policies(["fixed:all"], env)

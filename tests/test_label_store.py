@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from training.label_store import LabelledExample, LabelStore
+from convenv.training.label_store import LabelledExample, LabelStore
 
 
 def example(i: int, verdict: str = "correct") -> LabelledExample:
@@ -66,7 +66,7 @@ def test_bad_records_are_refused():
 def test_killed_writer_keeps_every_finished_record(tmp_path):
     path = tmp_path / "labels.jsonl"
     code = (
-        "from training.label_store import LabelStore, LabelledExample\n"
+        "from convenv.training.label_store import LabelStore, LabelledExample\n"
         f"store = LabelStore({str(path)!r})\n"
         "i = 0\n"
         "while True:\n"

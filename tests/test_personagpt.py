@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from agents.base import DialogContext
-from agents.personagpt import PersonaGPTAgent, PersonaGPTUnavailable
-from agents.personagpt_prompt import encode_prompt
-from agents.tiny_personagpt import build_tiny_personagpt
+from convenv.agents.base import DialogContext
+from convenv.agents.personagpt import PersonaGPTAgent, PersonaGPTUnavailable
+from convenv.agents.personagpt_prompt import encode_prompt
+from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.env import PersonaInterviewEnv
 from convenv.identifier import PersonaIdentifier
 from tests.conftest import HashingEncoder
@@ -145,7 +145,7 @@ def test_bf16_on_cuda(tiny_dir):
 
 @pytest.mark.slow
 def test_jobs_take_partner_interviewer_and_model_flags(tiny_dir, tmp_path, default_components):
-    from training import chat, selfplay
+    from convenv.training import chat, selfplay
 
     out = tmp_path / "sp.jsonl"
     assert (

@@ -5,8 +5,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from agents.base import DialogContext
-from agents.retrieval import RetrievalInterviewer, RetrievalPartner
+from convenv.agents.base import DialogContext
+from convenv.agents.retrieval import RetrievalInterviewer, RetrievalPartner
 
 
 class RandomEncoder:

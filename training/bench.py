@@ -18,10 +18,10 @@ import numpy as np
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES, bootstrap_ci
-from policies.base import ActionPolicy
-from training.policy_specs import make_policies
-from training.rollout import run_episodes
-from training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.policies.base import ActionPolicy
+from convenv.training.policy_specs import make_policies
+from convenv.training.rollout import run_episodes
+from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
 
 DEFAULT_POLICIES = ["random", "round-robin", "fixed:all", "oracle"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.base import DialogContext
-from agents.human import HumanAgent
 from convenv.actions import ActionSet
+from convenv.agents.base import DialogContext
+from convenv.agents.human import HumanAgent
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import rank_order, ranking_metrics
 from convenv.personachat import as_persona, fact_pool, load_personas

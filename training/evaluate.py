@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from agents.base import DialogContext
-from agents.personagpt import PersonaGPTAgent
+from convenv.agents.base import DialogContext
+from convenv.agents.personagpt import PersonaGPTAgent
 from convenv.personachat import Dialog, load_dialogs
-from training.finetune import evaluate_loss
-from training.finetune_data import personachat_examples
+from convenv.training.finetune import evaluate_loss
+from convenv.training.finetune_data import personachat_examples
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from agents.devices import resolve_device
-from agents.personagpt import load_personagpt
-from training.finetune_data import IGNORE, SupervisedExample, collate
+from convenv.agents.devices import resolve_device
+from convenv.agents.personagpt import load_personagpt
+from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 
 TASKS = ("actions", "personachat")
 STATE_FILE = "training_state.pt"
@@ -69,8 +69,8 @@ class FinetuneConfig:
 def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]:
     """The examples ``config`` asks for, tokenised in the PersonaGPT layout."""
     from convenv.personachat import load_dialogs
-    from training.finetune_data import action_examples, personachat_examples
-    from training.label_store import LabelStore
+    from convenv.training.finetune_data import action_examples, personachat_examples
+    from convenv.training.label_store import LabelStore
 
     examples: list[SupervisedExample] = []
     if config.task == "actions":
@@ -226,7 +226,7 @@ def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.train_policy import add_arguments
+    from convenv.training.train_policy import add_arguments
 
     parser = argparse.ArgumentParser(prog="convenv finetune", description=__doc__)
     add_arguments(parser, FinetuneConfig)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.personagpt_prompt import EOS, encode_prompt
+from convenv.agents.personagpt_prompt import EOS, encode_prompt
 from convenv.personachat import Dialog
-from training.label_store import LabelledExample
+from convenv.training.label_store import LabelledExample
 
 IGNORE = -100  # label of tokens the loss skips (prompt and padding)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from convenv.actions import ActionCode, ActionSet, code_from_string
+from convenv.data import data_file
 
-GOAL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "goal_questions.csv"
+GOAL_QUESTIONS = data_file("goal_questions.csv")
 
 
 class GoalJudge:

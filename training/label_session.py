@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from agents.base import DialogContext
 from convenv.actions import ActionSet, code_from_string
+from convenv.agents.base import DialogContext
 from convenv.personachat import load_personas
-from training.goal_judge import GoalJudge
-from training.label_store import LabelledExample, LabelStore
+from convenv.training.goal_judge import GoalJudge
+from convenv.training.label_store import LabelledExample, LabelStore
 
 
 def teach_interviewer(interviewer, examples) -> int:
@@ -184,7 +184,7 @@ def main(
     if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
         parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
     from convenv.agent_choice import resolve_agents
-    from training.chat import ChatAgents
+    from convenv.training.chat import ChatAgents
 
     partner, interviewer, identifier = resolve_agents(
         "retrieval", args.interviewer, None, ActionSet(), args.model, args.device

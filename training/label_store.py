@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from training.jsonl import read_jsonl
+from convenv.training.jsonl import read_jsonl
 
 VERDICTS = ("accept", "correct", "reject")
 

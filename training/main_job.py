@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from convenv.env import PersonaInterviewEnv
-from training.bench import benchmark, markdown_table, write_outputs
-from training.policy_specs import make_policies
-from training.train_policy import TrainConfig, train
+from convenv.training.bench import benchmark, markdown_table, write_outputs
+from convenv.training.policy_specs import make_policies
+from convenv.training.train_policy import TrainConfig, train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
-from policies import (
+from convenv.policies import (
     ActionPolicy,
     FixedSequencePolicy,
     RandomPolicy,
@@ -17,7 +17,7 @@ from policies import (
     SB3Policy,
     TopicOraclePolicy,
 )
-from policies.sb3 import ALGORITHMS
+from convenv.policies.sb3 import ALGORITHMS
 
 
 def make_policies(specs: list[str], env: PersonaInterviewEnv, seed: int = 0) -> list[ActionPolicy]:

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from convenv.env import PersonaInterviewEnv
 from convenv.interview import InterviewEpisode
-from policies.base import ActionPolicy
+from convenv.policies.base import ActionPolicy
 
 
 @dataclass

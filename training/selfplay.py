@@ -11,10 +11,10 @@ import argparse
 from pathlib import Path
 
 from convenv.env import PersonaInterviewEnv
-from training.jsonl import JsonlWriter, read_jsonl
-from training.policy_specs import make_policies
-from training.rollout import EpisodeRecord, run_episodes
-from training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.training.jsonl import JsonlWriter, read_jsonl
+from convenv.training.policy_specs import make_policies
+from convenv.training.rollout import EpisodeRecord, run_episodes
+from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
 
 
 def selfplay(

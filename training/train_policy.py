@@ -15,9 +15,9 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES, check_metric_name
+from convenv.policies.sb3 import ALGORITHMS, algorithm_class
+from convenv.training.splits import training_personas, validation_personas
 from convenv.vec_env import BatchedDialogVecEnv
-from policies.sb3 import ALGORITHMS, algorithm_class
-from training.splits import training_personas, validation_personas
 
 
 @dataclass
