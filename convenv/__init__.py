@@ -15,6 +15,9 @@ ENV_IDS = {
     "convenv/PersonaInterview-v0": {"split": "train"},
     # Held-out test personas: evaluation only, never training.
     "convenv/PersonaInterviewEval-v0": {"split": "test"},
+    # Is the partner who it claims to be? Train and held-out test personas.
+    "convenv/PersonaAuthentication-v0": {"split": "train", "task": "authentication"},
+    "convenv/PersonaAuthenticationEval-v0": {"split": "test", "task": "authentication"},
 }
 
 for _env_id, _kwargs in ENV_IDS.items():

@@ -10,6 +10,7 @@ import numpy as np
 
 from convenv.actions import ActionCode, ActionSet, as_action_set
 from convenv.agent_choice import resolve_agents
+from convenv.authentication import ImpostorDesign
 from convenv.errors import InvalidArgumentError
 from convenv.interview import InterviewEngine, InterviewEpisode
 from convenv.personachat import SPLITS, Persona, as_persona, fact_pool, load_personas
@@ -35,7 +36,8 @@ def persona_pool(
 
 
 class PersonaInterviewEnv(gym.Env):
-    """An interviewer policy chooses what to ask; it is rewarded for identifying the partner.
+    """An interviewer policy chooses what to ask; it is rewarded for identifying the partner
+    (``task="identification"``) or for verifying who it claims to be (``"authentication"``).
 
     ## Description
     Each episode a partner persona (3–5 Persona-Chat facts) is drawn. Each turn the
@@ -43,16 +45,29 @@ class PersonaInterviewEnv(gym.Env):
     answers in character; an identifier ranks candidate facts (the partner's facts
     plus ``n_negatives`` wrong ones) by similarity to everything the partner said.
 
+    In authentication the episode draws a *claimed* persona; the partner is that
+    persona with probability ``genuine_rate`` and an impostor otherwise
+    (``impostor="random"``: another persona; ``"overlap"``: the claim with ``differ``
+    facts replaced). The candidates are the claimed facts plus negatives, and the
+    claim's *support* is their AUC among the candidates. The final info says whether
+    the partner was genuine (``info["genuine"]``); earlier infos do not.
+
     ## Action Space
     ``Discrete(len(actions))``: index into the action codes (11 by default: family,
     pets, work, marital status, travel, age and gender, hobbies, food, movies, music,
     politics).
 
     ## Observation Space
-    ``Box(-1, 1, (dim + 2 * n_actions + 1,), float32)``: the mean sentence embedding
-    of the partner's answers (``dim`` = 384 for MiniLM), whether each code was asked
-    (0/1), the fraction of turns each code was used, and the fraction of the episode
-    elapsed.
+    Identification: ``Box(-1, 1, (dim + 2 * n_actions + 1,), float32)``: the mean
+    sentence embedding of the partner's answers (``dim`` = 384 for MiniLM), whether
+    each code was asked (0/1), the fraction of turns each code was used, and the
+    fraction of the episode elapsed.
+    Authentication: ``Box(-1, 1, (5 * n_actions + 5 + 11 + 2 * n_actions + 1,))``: for
+    each of 5 claimed-fact slots its topic over the codes (softmax of cosines to the
+    code descriptions) and a slot mask; then per slot the fact's support (share of
+    wrong candidates it outscores, 0.5 before anything is said) and raw score, the
+    overall support, codes asked, use fractions and the turn fraction (see
+    :class:`convenv.authentication.ClaimObservation`).
 
     ## Rewards
     ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default AUC,
@@ -60,6 +75,9 @@ class PersonaInterviewEnv(gym.Env):
     where the 0.2-sized jumps of recall@5 drown the signal) this turn, so an episode's
     return is its final metric.
     ``"terminal"``: the final metric at the last turn, 0 before.
+    In authentication the metric scores the claimed facts and the reward is signed:
+    + for a genuine partner, − for an impostor, so the return is the final signed
+    support and a policy earns by separating the two.
 
     ## Starting State
     A persona drawn from the ``split`` pool with ``self.np_random`` (or pinned by
@@ -75,6 +93,9 @@ class PersonaInterviewEnv(gym.Env):
     sentences). actions: an ActionSet or list of codes. split: ``"train"`` or
     ``"test"`` personas. personas: your own persona list instead. model: PersonaGPT
     hub name or directory. render_mode: ``"ansi"`` for the transcript.
+    task: ``"identification"`` or ``"authentication"``. genuine_rate, impostor,
+    differ: the authentication partner (see
+    :class:`convenv.authentication.ImpostorDesign`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -95,6 +116,10 @@ class PersonaInterviewEnv(gym.Env):
         model: str | None = None,
         device: str = "auto",
         pool_dialogs: int | None = None,
+        task: str = "identification",
+        genuine_rate: float = 0.5,
+        impostor: str = "random",
+        differ: int = 2,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidArgumentError(
@@ -111,7 +136,8 @@ class PersonaInterviewEnv(gym.Env):
         self.engine = InterviewEngine(
             action_set, partner, interviewer, identifier,
             max_turns=max_turns, n_negatives=n_negatives,
-            reward_mode=reward_mode, reward_metric=reward_metric,
+            reward_mode=reward_mode, reward_metric=reward_metric, task=task,
+            impostors=ImpostorDesign(genuine_rate, impostor, differ),
         )  # fmt: skip
         self.action_space = self.engine.action_space
         self.observation_space = self.engine.observation_space
@@ -130,6 +156,17 @@ class PersonaInterviewEnv(gym.Env):
         env.episode = None
         return env
 
+    def with_personas(
+        self, split: str, personas: Sequence[Sequence[str]] | None = None
+    ) -> PersonaInterviewEnv:
+        """A new env on the same engine (same models, task and settings) that draws
+        from another persona pool: e.g. train personas to search a baseline on."""
+        env = self.sharing(self)
+        env.split = split
+        env.personas, facts = persona_pool(split, personas)
+        env.candidate_pool = CandidatePool(facts)
+        return env
+
     @property
     def actions(self) -> ActionSet:
         return self.engine.actions
@@ -141,10 +178,12 @@ class PersonaInterviewEnv(gym.Env):
         self.episode = self.engine.start(
             self.np_random, self.personas, self.candidate_pool, options
         )
-        return self.engine.observation(self.episode), {
-            "persona": self.episode.persona,
-            "candidates": self.episode.candidates,
-        }
+        info = {"candidates": self.episode.candidates}
+        if self.engine.task == "authentication":
+            info["claim"] = self.episode.claim  # the partner's truth stays hidden
+        else:
+            info["persona"] = self.episode.persona
+        return self.engine.observation(self.episode), info
 
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.episode is None:

@@ -15,9 +15,10 @@ from gymnasium import spaces
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.agents.last_batch import LastBatch, padded_stack
+from convenv.authentication import TASKS, ClaimObservation, ImpostorDesign, claim_positions
 from convenv.errors import InvalidArgumentError
 from convenv.identifier import Identification
-from convenv.metrics import check_metric_name, ranking_metrics_batch
+from convenv.metrics import check_metric_name, fact_support, ranking_metrics_batch
 from convenv.personachat import Persona, as_persona
 from convenv.reference import CandidatePool
 
@@ -26,7 +27,12 @@ REWARD_MODES = ("delta", "terminal")
 
 @dataclass
 class InterviewEpisode:
-    """The state of one interview: who the partner is and what has been said."""
+    """The state of one interview: who the partner is and what has been said.
+
+    ``claim`` is the persona whose facts are scored: the partner's own in
+    identification, the claimed one in authentication (``genuine`` says whether the
+    partner is that persona; ``None`` in identification).
+    """
 
     persona: Persona
     candidates: tuple[str, ...]
@@ -38,10 +44,19 @@ class InterviewEpisode:
     history: list[str] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
     metrics: list[dict[str, float]] = field(default_factory=list)
+    claim: Persona = ()
+    genuine: bool | None = None
+    claim_features: np.ndarray | None = None  # authentication: the claim's observation part
+    claim_positions: np.ndarray | None = None  # authentication: claimed facts' candidate rows
 
     @property
     def turn(self) -> int:
         return len(self.actions)
+
+    @property
+    def sign(self) -> float:
+        """The reward's sign: −1 for an impostor (support for its claim is bad), else +1."""
+        return -1.0 if self.genuine is False else 1.0
 
 
 @dataclass
@@ -73,6 +88,10 @@ class InterviewEngine:
         reward_mode: ``"delta"`` (per-turn change of the metric; the returns sum to the
             final metric) or ``"terminal"`` (the final metric, once).
         reward_metric: Which metric is rewarded.
+        task: ``"identification"`` (who is the partner?) or ``"authentication"`` (is
+            the partner who it claims to be?: the metric scores the claimed facts and
+            the reward is signed, + for a genuine partner, − for an impostor).
+        impostors: How authentication draws partners (default :class:`ImpostorDesign`).
     """
 
     def __init__(
@@ -85,7 +104,15 @@ class InterviewEngine:
         n_negatives: int = 20,
         reward_mode: str = "delta",
         reward_metric: str = "auc",
+        task: str = "identification",
+        impostors: ImpostorDesign | None = None,
     ) -> None:
+        if task not in TASKS:
+            raise InvalidArgumentError(f"task={task!r}; pass one of {TASKS}.")
+        if impostors is not None and not isinstance(impostors, ImpostorDesign):
+            raise InvalidArgumentError(
+                f"impostors={impostors!r}; pass a convenv.authentication.ImpostorDesign."
+            )
         if not isinstance(max_turns, int) or max_turns < 1:
             raise InvalidArgumentError(f"max_turns={max_turns!r}; pass a positive integer.")
         if not isinstance(n_negatives, int) or n_negatives < 1:
@@ -112,16 +139,30 @@ class InterviewEngine:
         self.reward_mode = reward_mode
         self.reward_metric = check_metric_name(reward_metric, "reward_metric")
         self.dim = int(identifier.encoder.dim)
+        self.task = task
+        self.impostors = impostors or ImpostorDesign()
         n = len(actions)
-        self.observation_space = spaces.Box(
-            -1.0, 1.0, shape=(self.dim + 2 * n + 1,), dtype=np.float32
-        )
+        self.claim_observation: ClaimObservation | None = None
+        if task == "authentication":
+            self.claim_observation = ClaimObservation(actions, identifier.encoder, max_turns)
+            self.observation_space = self.claim_observation.space
+        else:
+            self.observation_space = spaces.Box(
+                -1.0, 1.0, shape=(self.dim + 2 * n + 1,), dtype=np.float32
+            )
         self.action_space = spaces.Discrete(n)
         # A vector env steps the same episodes until one ends: stack their state once.
         self._totals = LastBatch(self._stack_totals, lambda e: e.totals[None])
         self._masks = LastBatch(
             self._candidate_masks, lambda e: (e.is_true[None], np.ones((1, len(e.is_true)), bool))
         )
+
+    def dialog_slice(self) -> slice:
+        """Where the observation holds what the partner said (the part an ablation
+        holds constant): the answer embedding, or the claim's support features."""
+        if self.claim_observation is not None:
+            return self.claim_observation.dialog_slice()
+        return slice(0, self.dim)
 
     def start(
         self,
@@ -132,13 +173,18 @@ class InterviewEngine:
     ) -> InterviewEpisode:
         """A new episode: persona and candidates drawn from ``rng`` (or pinned by options).
 
-        ``options`` may hold ``persona`` (a list of facts) or ``persona_index``.
+        ``options`` may hold ``persona`` (a list of facts) or ``persona_index``: the
+        partner in identification, the claim in authentication, where ``genuine``
+        (True/False) may pin the partner's truth as well.
         """
         options = options or {}
-        unknown = set(options) - {"persona", "persona_index"} if options else ()
+        known = {"persona", "persona_index"} | (
+            {"genuine"} if self.task == "authentication" else set()
+        )
+        unknown = set(options) - known if options else ()
         if unknown:
             raise InvalidArgumentError(
-                f"options has unknown keys {sorted(unknown)}; use 'persona' or 'persona_index'."
+                f"options has unknown keys {sorted(unknown)}; use {sorted(known)}."
             )
         if "persona" in options:
             persona = as_persona(options["persona"], "options['persona']")
@@ -152,24 +198,67 @@ class InterviewEngine:
             persona = personas[int(index)]
         else:
             persona = personas[int(rng.integers(len(personas)))]
-        candidates, truth, rows = pool.draw(persona, self.n_negatives, rng)
+        claim, genuine = persona, None
+        if self.task == "authentication":
+            persona, genuine = self.impostors.draw_partner(
+                claim, personas, pool.facts, rng, options
+            )
+        candidates, truth, rows = pool.draw(claim, self.n_negatives, rng)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()
         identification = self.identifier.begin(
             candidates, pool.vectors(rows, self.identifier.encoder)
         )
         totals = np.zeros(self.dim + len(self.actions), np.float32)
-        return InterviewEpisode(persona, candidates, truth, seeds, identification, totals)
+        episode = InterviewEpisode(
+            persona, candidates, truth, seeds, identification, totals, claim=claim, genuine=genuine
+        )
+        if self.claim_observation is not None:
+            episode.claim_features = self.claim_observation.claim_features(claim)
+            episode.claim_positions = claim_positions(claim, candidates)
+        return episode
 
     def observation(self, episode: InterviewEpisode) -> np.ndarray:
         """Mean embedding of the partner's answers ⊕ codes used (0/1) ⊕ use fractions ⊕ turn."""
-        if episode.turn == 0:  # nothing said or asked yet: every feature is 0 (resets are hot)
+        if episode.turn == 0 and self.claim_observation is None:
+            # Nothing said or asked yet: every feature is 0 (resets are hot).
             return np.zeros(self.observation_space.shape, np.float32)
         return self.observations([episode])[0]
 
     def observations(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
         """The observations of N episodes as one ``(N, observation dim)`` array."""
-        return self._observe(self._totals(episodes), [e.turn for e in episodes])
+        turns = [e.turn for e in episodes]
+        if self.claim_observation is None:
+            return self._observe(self._totals(episodes), turns)
+        scores = padded_stack([e.identification.scores for e in episodes], np.float32)
+        truth, valid = self._masks(episodes)
+        return self._observe_claims(episodes, self._totals(episodes), turns, scores, truth, valid)
+
+    def _observe_claims(
+        self,
+        episodes: Sequence[InterviewEpisode],
+        totals: np.ndarray,
+        turns: Sequence[int],
+        scores: np.ndarray,
+        truth: np.ndarray,
+        valid: np.ndarray,
+    ) -> np.ndarray:
+        """The authentication observation (see :class:`ClaimObservation`)."""
+        support = fact_support(scores, truth, valid)
+        positions = np.stack([e.claim_positions for e in episodes])
+        shown = positions >= 0
+        safe = np.where(shown, positions, 0)
+        slot_support = np.where(shown, np.take_along_axis(support, safe, axis=1), 0.0)
+        slot_raw = np.where(shown, np.take_along_axis(scores, safe, axis=1), 0.0)
+        overall = np.where(truth, support, 0.0).sum(axis=1) / truth.sum(axis=1)
+        return self.claim_observation.observe(
+            np.stack([e.claim_features for e in episodes]),
+            slot_support,
+            slot_raw,
+            overall,
+            totals[:, self.dim :],
+            turns,
+        )
 
     def _observe(self, totals: np.ndarray, turns: Sequence[int]) -> np.ndarray:
         turns = np.asarray(turns, np.float64)
@@ -243,26 +332,38 @@ class InterviewEngine:
             rewards = current - previous
         else:
             rewards = np.where(done, current, 0.0)
+        if self.task == "authentication":
+            rewards = rewards * np.array([e.sign for e in episodes])
         infos = []
-        for e, code, row in zip(episodes, codes, rows, strict=True):
+        for e, code, row, ended in zip(episodes, codes, rows, done, strict=True):
             e.metrics.append(row)
-            infos.append(
-                {
-                    "turn": e.turn,
-                    "code": code.prompt,
-                    "label": code.label,
-                    "question": e.history[-2],
-                    "answer": e.history[-1],
-                    "metrics": row,
-                    "persona": e.persona,
-                }
-            )
-        observations = self._observe(totals, [t + 1 for t in turns])
+            info = {
+                "turn": e.turn,
+                "code": code.prompt,
+                "label": code.label,
+                "question": e.history[-2],
+                "answer": e.history[-1],
+                "metrics": row,
+            }
+            if self.task == "identification":
+                info["persona"] = e.persona
+            elif ended:  # authentication reveals the truth only once the episode is over
+                info["genuine"] = e.genuine
+                info["persona"] = e.persona
+            infos.append(info)
+        next_turns = [t + 1 for t in turns]
+        if self.claim_observation is None:
+            observations = self._observe(totals, next_turns)
+        else:
+            observations = self._observe_claims(episodes, totals, next_turns, scores, truth, valid)
         return TurnBatch(observations, rewards, done, infos)
 
     def transcript(self, episode: InterviewEpisode) -> str:
         """The dialog so far as text, with the partner's persona and the current ranking."""
         lines = ["persona: " + " | ".join(episode.persona)]
+        if episode.genuine is not None:
+            truth = "genuine" if episode.genuine else "impostor"
+            lines = ["claim: " + " | ".join(episode.claim), f"partner ({truth}): " + lines[0][9:]]
         for turn, action in enumerate(episode.actions):
             lines.append(f"[{self.actions[action].label}]")
             lines.append(f"  Q: {episode.history[2 * turn]}")

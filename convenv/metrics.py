@@ -73,18 +73,14 @@ def ranking_metrics_batch(
     # (nothing said yet) favours whatever came first in the shuffled candidates.
     order = np.argsort(np.where(valid, -scores, np.inf), axis=1, kind="stable")
     hits = np.take_along_axis(truth, order, axis=1)
-    wrong = np.take_along_axis(valid & ~truth, order, axis=1)
-    n_wrong = wrong.sum(axis=1)
     top = np.cumsum(hits, axis=1)  # true facts within the first k, for every k
     columns = hits.shape[1]
 
     def found(k: int) -> np.ndarray:
         return top[:, min(k, columns) - 1].astype(np.float64)
 
-    # Wrong facts ranked below each position, counted for the positions of true facts.
-    wrong_below = np.cumsum(wrong[:, ::-1], axis=1)[:, ::-1]
-    pairs = np.where(hits, wrong_below, 0).sum(axis=1)
-    auc = np.where(n_wrong > 0, pairs / np.maximum(n_true * n_wrong, 1), 1.0)
+    support = fact_support(scores, truth, valid)
+    auc = np.where(truth, support, 0.0).sum(axis=1) / n_true
     return {
         "precision@1": found(1) / 1,
         "precision@5": found(5) / 5,
@@ -93,6 +89,24 @@ def ranking_metrics_batch(
         "mrr": 1.0 / (np.argmax(hits, axis=1) + 1),
         "auc": auc,
     }
+
+
+def fact_support(scores: np.ndarray, is_true: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """For each true candidate, the fraction of wrong candidates it outscores.
+
+    Ties count one half, as in scikit-learn's ``roc_auc_score``, so scores that all tie
+    (nothing said yet) give 0.5, not a value set by the candidates' order. The mean
+    over true candidates is the AUC. Returns ``(N, C)``, 1.0 where there is no wrong
+    candidate and 0 on wrong or padded entries.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    wrong = valid & ~is_true
+    above = scores[:, :, None] > scores[:, None, :]
+    tied = scores[:, :, None] == scores[:, None, :]
+    beaten = ((above + 0.5 * tied) * wrong[:, None, :]).sum(axis=2)
+    n_wrong = wrong.sum(axis=1, keepdims=True)
+    share = np.where(n_wrong > 0, beaten / np.maximum(n_wrong, 1), 1.0)
+    return np.where(is_true & valid, share, 0.0)
 
 
 def mean_metrics(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -80,45 +80,77 @@ def test_train_config_rejects_bad_values():
 
 def test_bench_outputs_and_determinism(tmp_path, default_components, capsys):
     args = [
-        "--policies",
+        "--policies", "random", "round-robin", "oracle", "fixed:2", "best-fixed",
+        "--limit", "12", "--max-turns", "4", "--search-episodes", "16", "--no-progress",
+    ]  # fmt: skip
+    assert bench.main([*args, "--out", str(tmp_path / "a")]) == 0
+    table = capsys.readouterr().out
+    assert "| round-robin |" in table and "| oracle |" in table
+    assert "| oracle − best-fixed |" in table  # paired differences from the baseline
+    assert bench.main([*args, "--out", str(tmp_path / "b")]) == 0
+    first = (tmp_path / "a" / "episodes.csv").read_text()
+    assert first == (tmp_path / "b" / "episodes.csv").read_text()
+    assert (tmp_path / "a" / "results.md").read_text() == (
+        tmp_path / "b" / "results.md"
+    ).read_text()
+    rows = list(csv.DictReader(first.splitlines()))
+    assert {r["policy"] for r in rows} == {
         "random",
         "round-robin",
         "oracle",
         "fixed:2",
-        "--limit",
-        "12",
-        "--max-turns",
-        "4",
-        "--no-progress",
-    ]
-    assert bench.main([*args, "--out", str(tmp_path / "a")]) == 0
-    table = capsys.readouterr().out
-    assert "| round-robin |" in table and "| oracle |" in table
-    assert bench.main([*args, "--out", str(tmp_path / "b")]) == 0
-    first = (tmp_path / "a" / "results.csv").read_text()
-    assert first == (tmp_path / "b" / "results.csv").read_text()
-    rows = list(csv.DictReader(first.splitlines()))
-    assert {r["policy"] for r in rows} == {"random", "round-robin", "oracle", "fixed:2"}
-    assert all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in rows)
-    assert all(r["episodes"] == "12" for r in rows)
-    curves = list(csv.DictReader((tmp_path / "a" / "curves.csv").open()))
-    assert len(curves) == 4 * 4
+        "best-fixed",
+    }
+    assert len(rows) == 5 * 12 and {r["persona"] for r in rows} == {str(k) for k in range(12)}
+    (summary,) = json.loads((tmp_path / "a" / "results.json").read_text())
+    for row in summary["rows"].values():
+        assert all(low <= value <= high for value, low, high in row.values())
+    searched = json.loads((tmp_path / "a" / "best_fixed.json").read_text())
+    assert len(searched["sequence"]) == 4 and searched["settings"]["task"] == "identification"
+    differences = list(csv.DictReader((tmp_path / "a" / "differences.csv").open()))
+    assert {r["reference"] for r in differences} == {"best-fixed"}
     png = (tmp_path / "a" / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG")
 
 
+def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_components, capsys):
+    out = tmp_path / "auth"
+    args = [
+        "--task", "authentication", "--policies", "random", "claim", "best-fixed", "lookahead",
+        "--limit", "8", "--repeats", "2", "--max-turns", "3", "--search-episodes", "16",
+        "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert bench.main(args) == 0
+    text = capsys.readouterr().out
+    assert "impostor=random" in text and "impostor=overlap" in text
+    assert "| lookahead (cheats) − best-fixed |" in text
+    summary = json.loads((out / "results.json").read_text())
+    assert [r["label"] for r in summary] == [
+        "authentication, impostor=random",
+        "authentication, impostor=overlap",
+    ]
+    for result in summary:
+        assert set(result["rows"]["claim"]) == {"roc_auc", "eer", "accuracy"}
+        assert len(result["curves"]["random"]) == 3
+        assert set(result["thresholds"]) == {"random", "claim", "best-fixed", "lookahead (cheats)"}
+        # The lookahead peeks at the truth: it separates at least as well as anything.
+        best = max(result["rows"][p]["roc_auc"][0] for p in ("random", "claim", "best-fixed"))
+        assert result["rows"]["lookahead (cheats)"]["roc_auc"][0] >= best
+    assert (out / "best_fixed_random.json").exists() and (out / "best_fixed_overlap.json").exists()
+    episodes = list(csv.DictReader((out / "episodes.csv").open()))
+    assert len(episodes) == 2 * 4 * 16
+    assert {r["genuine"] for r in episodes} == {"True", "False"}
+
+
 def test_bench_is_independent_of_batch_size(default_components):
     env = PersonaInterviewEnv(split="test", personas=None, max_turns=3)
-    from convenv.policies import RandomPolicy
-
-    small = bench.benchmark(env, [RandomPolicy(11, 5)], batch_size=1, progress=False)
-    # a RandomPolicy draws per act() call, so compare a policy that does not: round robin
     from convenv.policies import RoundRobinPolicy
 
-    a = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=1, progress=False)[0]
-    b = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=16, progress=False)[0]
-    assert a.final == b.final and a.curves == b.curves
-    assert small[0].episodes == 118
+    # A RandomPolicy draws per act() call, so compare a policy that does not.
+    a = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=1, progress=False)
+    b = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=16, progress=False)
+    assert a.rows == b.rows and a.curves == b.curves
+    assert a.episodes == 118 and a.personas == 118
 
 
 def test_selfplay_writes_parseable_episodes(tmp_path, default_components):

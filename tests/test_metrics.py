@@ -88,3 +88,17 @@ def test_batch_metrics_reject_bad_shapes():
         ranking_metrics_batch(np.zeros(3), np.ones(3, bool))
     with pytest.raises(InvalidArgumentError, match="no true candidate"):
         ranking_metrics_batch(np.zeros((2, 3)), np.array([[1, 0, 0], [0, 0, 0]], bool))
+
+
+def test_auc_matches_scikit_learn_on_random_and_tied_scores() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(3, 25))
+        truth = np.zeros(n, bool)
+        truth[rng.choice(n, size=int(rng.integers(1, n)), replace=False)] = True
+        # Half the trials draw from three values only: many ties.
+        scores = rng.integers(0, 3, n).astype(float) if trial % 2 else rng.random(n)
+        assert ranking_metrics(scores, truth)["auc"] == pytest.approx(roc_auc_score(truth, scores))
+    assert ranking_metrics(np.zeros(6), [True, False, True, False, False, False])["auc"] == 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -81,10 +82,15 @@ def _readme_snippet() -> str:
 def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None:
     """Build the wheel, install it alone into a new venv, run --help, the README
     snippet and a two-persona bench from a directory outside the repository."""
+    # A copy of the sources: setuptools' build/ folder must not go stale in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "runs", "*.egg-info")
+    )
     dist = tmp_path / "dist"
     _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-w", str(dist), str(REPO)],
+         "-w", str(dist), str(source)],
         tmp_path,
     )  # fmt: skip
     (wheel,) = dist.glob("convenv-*.whl")

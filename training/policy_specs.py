@@ -1,10 +1,21 @@
-"""Policies named on the command line: ``random``, ``round-robin``, ``oracle``,
-``fixed:3`` (one code), ``fixed:all`` (each code alone), ``fixed:0,4,6`` (a sequence),
-or the path of a saved SB3 model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/
-``a2c:`` in front)."""
+"""Policies named on the command line.
+
+``random``, ``round-robin``, ``oracle`` (identification: reads the partner's persona,
+cheating on purpose), ``claim`` (asks about the codes nearest the *claimed* facts:
+fair in authentication, where the claim is public), ``fixed:3`` (one code),
+``fixed:all`` (each code alone), ``fixed:0,4,6`` (a sequence), ``best-fixed`` (the
+best fixed sequence searched on train personas; ``best-fixed:PATH`` reloads a saved
+one), ``lookahead`` (the one-step lookahead bound, cheating on purpose), a saved SB3
+model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/``a2c:`` in front) and
+``ablate:MODEL`` (that model with the dialog part of its observation held at its
+per-turn mean).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from convenv.env import PersonaInterviewEnv
@@ -20,17 +31,66 @@ from convenv.policies import (
 from convenv.policies.sb3 import ALGORITHMS
 
 
-def make_policies(specs: list[str], env: PersonaInterviewEnv, seed: int = 0) -> list[ActionPolicy]:
-    """Build the policies ``specs`` name, for ``env``'s action codes."""
+@dataclass(frozen=True)
+class LookaheadBound:
+    """Stands for the lookahead bound in a policy list (it plays by replaying episodes)."""
+
+    name: str = "lookahead (cheats)"
+
+
+def sb3_policy(spec: str) -> SB3Policy:
+    """A saved SB3 model; its algorithm comes from ``ALGO:`` in front, else from the
+    ``settings.json`` written beside it by ``convenv train``, else PPO."""
+    algorithm, _, path = spec.partition(":") if spec.split(":")[0] in ALGORITHMS else ("", "", spec)
+    if not Path(path).exists():
+        raise InvalidArgumentError(
+            f"policy {spec!r} is neither a known name (random, round-robin, oracle, claim, "
+            "fixed:K, fixed:all, best-fixed, lookahead) nor an existing SB3 model file."
+        )
+    settings = Path(path).parent / "settings.json"
+    if not algorithm and settings.exists():
+        algorithm = json.loads(settings.read_text()).get("algorithm", "ppo")
+    policy = SB3Policy(path, algorithm or "ppo")
+    policy.name = f"{algorithm or 'ppo'}:{Path(path).parent.name or Path(path).stem}"
+    return policy
+
+
+def make_policies(
+    specs: list[str],
+    env: PersonaInterviewEnv,
+    seed: int = 0,
+    best_fixed: Callable[[str | None], ActionPolicy] | None = None,
+    ablation: Callable[[ActionPolicy], ActionPolicy] | None = None,
+) -> list[ActionPolicy | LookaheadBound]:
+    """Build the policies ``specs`` name, for ``env``'s action codes.
+
+    ``best_fixed(path)`` makes the best-fixed policy (loading ``path`` if given) and
+    ``ablation(policy)`` wraps a policy for ``ablate:``; jobs that offer those specs
+    pass them (see :mod:`convenv.training.bench`).
+    """
     n = len(env.actions)
-    out: list[ActionPolicy] = []
+    out: list[ActionPolicy | LookaheadBound] = []
     for spec in specs:
         if spec == "random":
             out.append(RandomPolicy(n, seed))
         elif spec == "round-robin":
             out.append(RoundRobinPolicy(n))
-        elif spec == "oracle":
-            out.append(TopicOraclePolicy(env.actions, env.engine.identifier.encoder))
+        elif spec in ("oracle", "claim"):
+            policy = TopicOraclePolicy(env.actions, env.engine.identifier.encoder)
+            policy.name = spec
+            out.append(policy)
+        elif spec == "lookahead":
+            out.append(LookaheadBound())
+        elif spec == "best-fixed" or spec.startswith("best-fixed:"):
+            if best_fixed is None:
+                raise InvalidArgumentError(
+                    f"policy {spec!r} is offered by convenv bench and main only."
+                )
+            out.append(best_fixed(spec.partition(":")[2] or None))
+        elif spec.startswith("ablate:"):
+            if ablation is None:
+                raise InvalidArgumentError(f"policy {spec!r} is offered by convenv bench only.")
+            out.append(ablation(sb3_policy(spec[len("ablate:") :])))
         elif spec == "fixed:all":
             out += [
                 FixedSequencePolicy([k], n, name=f"fixed:{a.label}")
@@ -45,15 +105,5 @@ def make_policies(specs: list[str], env: PersonaInterviewEnv, seed: int = 0) -> 
                 ) from err
             out.append(FixedSequencePolicy(sequence, n))
         else:
-            algorithm, _, path = (
-                spec.partition(":") if spec.split(":")[0] in ALGORITHMS else ("ppo", "", spec)
-            )
-            if not Path(path).exists():
-                raise InvalidArgumentError(
-                    f"policy {spec!r} is neither a known name (random, round-robin, oracle, "
-                    "fixed:K, fixed:all) nor an existing SB3 model file."
-                )
-            policy = SB3Policy(path, algorithm)
-            policy.name = f"{algorithm}:{Path(path).parent.name or Path(path).stem}"
-            out.append(policy)
+            out.append(sb3_policy(spec))
     return out

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from gymnasium.utils import seeding
 from tqdm.auto import tqdm
 
 from convenv.env import PersonaInterviewEnv
-from convenv.interview import InterviewEpisode
+from convenv.interview import InterviewEngine, InterviewEpisode
 from convenv.policies.base import ActionPolicy
 
 
 @dataclass
 class EpisodeRecord:
-    """One finished interview, as written to self-play files."""
+    """One finished interview, as written to self-play files.
+
+    ``claim`` is the persona whose facts were scored (the partner's own in
+    identification); ``genuine`` is None in identification, else whether the partner
+    was the claimed persona; ``rewards`` are the per-turn rewards the env paid.
+    """
 
     seed: int
     persona: list[str]
@@ -27,6 +32,9 @@ class EpisodeRecord:
     utterances: list[str]
     metrics: list[dict[str, float]]
     policy: str
+    claim: list[str] = field(default_factory=list)
+    genuine: bool | None = None
+    rewards: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,6 +42,30 @@ class EpisodeRecord:
     @property
     def final_metrics(self) -> dict[str, float]:
         return self.metrics[-1]
+
+
+def episode_record(
+    engine: InterviewEngine,
+    episode: InterviewEpisode,
+    seed: int,
+    policy: str,
+    rewards: list[float],
+) -> EpisodeRecord:
+    """The record of a finished episode."""
+    return EpisodeRecord(
+        seed=int(seed),
+        persona=list(episode.persona),
+        candidates=list(episode.candidates),
+        is_true=[bool(t) for t in episode.is_true],
+        actions=list(episode.actions),
+        codes=[engine.actions[a].prompt for a in episode.actions],
+        utterances=list(episode.history),
+        metrics=list(episode.metrics),
+        policy=policy,
+        claim=list(episode.claim),
+        genuine=episode.genuine,
+        rewards=list(rewards),
+    )
 
 
 def run_episodes(
@@ -55,6 +87,7 @@ def run_episodes(
     lanes: list[tuple[int, InterviewEpisode] | None] = [None] * min(batch_size, len(seeds))
     bar = tqdm(total=len(seeds), desc=f"episodes ({policy.name})", disable=not progress)
     observations = np.zeros((len(lanes), *engine.observation_space.shape), np.float32)
+    rewards: dict[int, list[float]] = {}
 
     def fill(lane: int) -> None:
         if not queue:
@@ -65,7 +98,9 @@ def run_episodes(
         episode = engine.start(rng, env.personas, env.candidate_pool, options[k])
         lanes[lane] = (k, episode)
         observations[lane] = engine.observation(episode)
-        policy.begin_episode(lane, episode.persona)
+        # What a policy may read: the claim in authentication; in identification the
+        # claim is the partner's persona, which only the (cheating) oracle reads.
+        policy.begin_episode(lane, episode.claim)
 
     for lane in range(len(lanes)):
         fill(lane)
@@ -74,20 +109,12 @@ def run_episodes(
         actions = policy.act(observations[active])
         batch = engine.step([lanes[i][1] for i in active], list(actions))
         observations[active] = batch.observations
+        for lane, reward in zip(active, batch.rewards.tolist(), strict=True):
+            rewards.setdefault(lanes[lane][0], []).append(reward)
         for lane, terminated in zip(active, batch.terminated, strict=True):
             if terminated:
                 k, episode = lanes[lane]
-                yield EpisodeRecord(
-                    seed=int(seeds[k]),
-                    persona=list(episode.persona),
-                    candidates=list(episode.candidates),
-                    is_true=[bool(t) for t in episode.is_true],
-                    actions=list(episode.actions),
-                    codes=[engine.actions[a].prompt for a in episode.actions],
-                    utterances=list(episode.history),
-                    metrics=list(episode.metrics),
-                    policy=policy.name,
-                )
+                yield episode_record(engine, episode, seeds[k], policy.name, rewards.pop(k))
                 bar.update(1)
                 fill(lane)
     bar.close()

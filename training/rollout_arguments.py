@@ -21,11 +21,17 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def env_from_arguments(
-    args: argparse.Namespace, split: str, personas: Sequence[Sequence[str]] | None = None
+    args: argparse.Namespace,
+    split: str,
+    personas: Sequence[Sequence[str]] | None = None,
+    task: str = "identification",
+    impostor: str = "random",
 ) -> PersonaInterviewEnv:
     """The env those options describe."""
     return PersonaInterviewEnv(
         split=split,
+        task=task,
+        impostor=impostor,
         personas=personas,
         max_turns=args.max_turns,
         partner=args.partner,

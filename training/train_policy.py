@@ -13,6 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecMonitor
 
+from convenv.authentication import TASKS, ImpostorDesign
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
@@ -31,6 +32,15 @@ class TrainConfig:
     max_turns: int = field(default=8, metadata={"help": "questions per episode"})
     reward_metric: str = field(default="auc", metadata={"help": "metric to reward"})
     reward_mode: str = field(default="delta", metadata={"help": "delta or terminal"})
+    task: str = field(
+        default="identification", metadata={"help": "identification or authentication"}
+    )
+    impostor: str = field(
+        default="mixed", metadata={"help": "authentication impostors: random, overlap or mixed"}
+    )
+    genuine_rate: float = field(
+        default=0.5, metadata={"help": "authentication: share of genuine partners"}
+    )
     eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
     eval_episodes: int = field(default=64, metadata={"help": "validation episodes per eval"})
     out: str = field(default="runs/train", metadata={"help": "output directory"})
@@ -50,9 +60,15 @@ class TrainConfig:
                     f"{name}={getattr(self, name)!r}; pass a positive integer."
                 )
         check_metric_name(self.reward_metric, "reward_metric")
+        if self.task not in TASKS:
+            raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
+        ImpostorDesign(self.genuine_rate, self.impostor)  # validates both
 
     def env_kwargs(self) -> dict:
         return {
+            "task": self.task,
+            "impostor": self.impostor,
+            "genuine_rate": self.genuine_rate,
             "max_turns": self.max_turns,
             "reward_metric": self.reward_metric,
             "reward_mode": self.reward_mode,
