@@ -126,5 +126,14 @@ def _model_id(path: str | Path) -> str:
     path = Path(path)
     config = path / "config.json"
     if config.exists():
-        return f"{path.name}:{hashlib.sha256(config.read_bytes()).hexdigest()[:16]}"
+        # The weights too: a fine-tuned encoder keeps its base model's config.json.
+        digest = hashlib.sha256(config.read_bytes())
+        for weights in sorted(path.glob("*.safetensors")):
+            stat = weights.stat()
+            digest.update(f"{weights.name}:{stat.st_size}".encode())
+            with weights.open("rb") as handle:  # head and tail: cheap, and differ per training
+                digest.update(handle.read(1 << 20))
+                handle.seek(max(0, stat.st_size - (1 << 20)))
+                digest.update(handle.read())
+        return f"{path.name}:{digest.hexdigest()[:16]}"
     return str(path)

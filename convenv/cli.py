@@ -22,6 +22,10 @@ SUBCOMMANDS = {
         "convenv.training.label_session",
         "active learning: accept or correct proposed questions",
     ),
+    "train-identifier": (
+        "convenv.training.train_identifier",
+        "fine-tune the identifier's encoder on Persona-Chat train dialogs",
+    ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }
 

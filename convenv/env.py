@@ -76,8 +76,9 @@ class PersonaInterviewEnv(gym.Env):
     return is its final metric.
     ``"terminal"``: the final metric at the last turn, 0 before.
     In authentication the metric scores the claimed facts and the reward is signed:
-    + for a genuine partner, − for an impostor, so the return is the final signed
-    support and a policy earns by separating the two.
+    + for a genuine partner, − for an impostor, relative to ``threshold``, so the
+    return is ``sign × (final support − threshold)`` and a policy earns by separating
+    the two.
 
     ## Starting State
     A persona drawn from the ``split`` pool with ``self.np_random`` (or pinned by
@@ -95,7 +96,8 @@ class PersonaInterviewEnv(gym.Env):
     hub name or directory. render_mode: ``"ansi"`` for the transcript.
     task: ``"identification"`` or ``"authentication"``. genuine_rate, impostor,
     differ: the authentication partner (see
-    :class:`convenv.authentication.ImpostorDesign`).
+    :class:`convenv.authentication.ImpostorDesign`). threshold: the support that
+    earns nothing in authentication (returns sum to sign × (support − threshold)).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -120,6 +122,7 @@ class PersonaInterviewEnv(gym.Env):
         genuine_rate: float = 0.5,
         impostor: str = "random",
         differ: int = 2,
+        threshold: float = 0.5,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidArgumentError(
@@ -137,7 +140,7 @@ class PersonaInterviewEnv(gym.Env):
             action_set, partner, interviewer, identifier,
             max_turns=max_turns, n_negatives=n_negatives,
             reward_mode=reward_mode, reward_metric=reward_metric, task=task,
-            impostors=ImpostorDesign(genuine_rate, impostor, differ),
+            impostors=ImpostorDesign(genuine_rate, impostor, differ), threshold=threshold,
         )  # fmt: skip
         self.action_space = self.engine.action_space
         self.observation_space = self.engine.observation_space
