@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
 
@@ -21,7 +23,8 @@ def resolve_agents(
 
     ``None`` or ``"retrieval"`` picks the shared offline default; ``"personagpt"`` loads
     PersonaGPT (``model`` is a hub name or a local directory); an object with a
-    ``respond`` method is used as it is.
+    ``respond`` method is used as it is. ``identifier`` may be ``None`` (zero-shot
+    MiniLM), a fine-tuned encoder directory (``convenv train-identifier``) or an object.
     """
     from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
 
@@ -53,6 +56,16 @@ def resolve_agents(
             )
         return agent
 
+    if isinstance(identifier, (str, Path)):
+        from convenv.defaults import trained_identifier
+
+        # Warm it on the retrieval pool only when the retrieval partner will speak.
+        identifier = trained_identifier(
+            identifier,
+            device,
+            pool_dialogs or DEFAULT_POOL_DIALOGS,
+            warm=partner is None or partner == "retrieval",
+        )
     return (
         one(partner, "partner"),
         one(interviewer, "interviewer"),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from convenv.actions import DEFAULT_ACTIONS, ActionCode
+from convenv.errors import InvalidArgumentError
 from convenv.identifier import PersonaIdentifier
 from convenv.personachat import fact_pool, load_dialogs, load_personas
 
@@ -58,6 +60,47 @@ def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> D
     identifier.warm([response for _, response in pairs], fact_pool(personas))
     partner.warm(interviewer.banked_questions())
     return DefaultComponents(encoder, partner, interviewer, identifier)
+
+
+@lru_cache(maxsize=4)
+def _trained_identifier(path: str, device: str) -> PersonaIdentifier:
+    from convenv.agents.sentence_encoder import SentenceEncoder
+
+    return PersonaIdentifier(SentenceEncoder(path, device=device))
+
+
+@lru_cache(maxsize=4)
+def _warm(identifier: PersonaIdentifier, pool_dialogs: int) -> None:
+    # The same warm-up as the default: everything the partner may say, embedded once
+    # by this encoder and cached on disk under its own key.
+    personas = [*load_personas("train"), *load_personas("test")]
+    identifier.warm([r for _, r in retrieval_pairs(pool_dialogs)], fact_pool(personas))
+
+
+def trained_identifier(
+    path: str | Path,
+    device: str = "auto",
+    pool_dialogs: int = DEFAULT_POOL_DIALOGS,
+    warm: bool = True,
+) -> PersonaIdentifier:
+    """An identifier on a fine-tuned encoder directory (``convenv train-identifier``
+    writes one), one per process and path; ``warm`` embeds the retrieval pool ahead."""
+    directory = encoder_directory(path)
+    identifier = _trained_identifier(str(directory.resolve()), str(device))
+    if warm:
+        _warm(identifier, int(pool_dialogs))
+    return identifier
+
+
+def encoder_directory(path: str | Path) -> Path:
+    """``path`` if it holds a sentence-transformers model, else a clear error."""
+    directory = Path(path)
+    if not (directory / "config.json").exists():
+        raise InvalidArgumentError(
+            f"identifier={str(path)!r} is not a sentence-transformers model directory; "
+            "pass the directory convenv train-identifier saved (its model/ folder)."
+        )
+    return directory
 
 
 def default_components(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -98,6 +99,9 @@ class PersonaInterviewEnv(gym.Env):
     differ: the authentication partner (see
     :class:`convenv.authentication.ImpostorDesign`). threshold: the support that
     earns nothing in authentication (returns sum to sign × (support − threshold)).
+    negatives: ``"random"`` wrong facts or ``"hard"`` same-topic ones. identifier: a
+    PersonaIdentifier, or the directory of a fine-tuned encoder
+    (``convenv train-identifier``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -123,6 +127,7 @@ class PersonaInterviewEnv(gym.Env):
         impostor: str = "random",
         differ: int = 2,
         threshold: float = 0.5,
+        negatives: str = "random",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidArgumentError(
@@ -133,14 +138,25 @@ class PersonaInterviewEnv(gym.Env):
         self.personas, facts = persona_pool(split, personas)
         self.candidate_pool = CandidatePool(facts)
         action_set = as_action_set(actions)
+        trained = isinstance(identifier, (str, os.PathLike))
         partner, interviewer, identifier = resolve_agents(
             partner, interviewer, identifier, action_set, model, device, pool_dialogs
         )
+        topic_encoder = None
+        if trained and negatives == "hard":
+            # Hard negatives by the zero-shot encoder, so that a trained identifier
+            # faces the same negatives as the zero-shot one it is compared with.
+            from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
+
+            topic_encoder = default_components(
+                pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(action_set)
+            ).encoder
         self.engine = InterviewEngine(
             action_set, partner, interviewer, identifier,
             max_turns=max_turns, n_negatives=n_negatives,
             reward_mode=reward_mode, reward_metric=reward_metric, task=task,
             impostors=ImpostorDesign(genuine_rate, impostor, differ), threshold=threshold,
+            negatives=negatives, topic_encoder=topic_encoder,
         )  # fmt: skip
         self.action_space = self.engine.action_space
         self.observation_space = self.engine.observation_space

@@ -23,6 +23,7 @@ from convenv.personachat import Persona, as_persona
 from convenv.reference import CandidatePool
 
 REWARD_MODES = ("delta", "terminal")
+NEGATIVE_KINDS = ("random", "hard")
 
 
 @dataclass
@@ -92,6 +93,11 @@ class InterviewEngine:
             the partner who it claims to be?: the metric scores the claimed facts and
             the reward is signed, + for a genuine partner, − for an impostor).
         impostors: How authentication draws partners (default :class:`ImpostorDesign`).
+        negatives: ``"random"`` wrong facts (convogym's protocol) or ``"hard"``: the
+            facts of other personas nearest the true ones (same topic), paraphrases
+            excluded.
+        topic_encoder: What "nearest" means for hard negatives (default: the
+            identifier's encoder; pass one encoder to compare identifiers fairly).
         threshold: Authentication: the support that earns nothing; the returns sum to
             ``sign × (final support − threshold)``. Any constant leaves the best policy
             unchanged (``E[sign]`` does not depend on the actions), but a threshold near
@@ -112,7 +118,11 @@ class InterviewEngine:
         task: str = "identification",
         impostors: ImpostorDesign | None = None,
         threshold: float = 0.5,
+        negatives: str = "random",
+        topic_encoder=None,
     ) -> None:
+        if negatives not in NEGATIVE_KINDS:
+            raise InvalidArgumentError(f"negatives={negatives!r}; pass one of {NEGATIVE_KINDS}.")
         if task not in TASKS:
             raise InvalidArgumentError(f"task={task!r}; pass one of {TASKS}.")
         if impostors is not None and not isinstance(impostors, ImpostorDesign):
@@ -151,6 +161,9 @@ class InterviewEngine:
         if not 0 <= threshold <= 1:
             raise InvalidArgumentError(f"threshold={threshold!r}; pass a number in [0, 1].")
         self.threshold = float(threshold)
+        self.negatives = negatives
+        # Hard negatives are the facts nearest the true ones by this encoder.
+        self._hard_encoder = (topic_encoder or identifier.encoder) if negatives == "hard" else None
         self.impostors = impostors or ImpostorDesign()
         n = len(actions)
         self.claim_observation: ClaimObservation | None = None
@@ -214,7 +227,7 @@ class InterviewEngine:
             persona, genuine = self.impostors.draw_partner(
                 claim, personas, pool.facts, rng, options
             )
-        candidates, truth, rows = pool.draw(claim, self.n_negatives, rng)
+        candidates, truth, rows = pool.draw(claim, self.n_negatives, rng, self._hard_encoder)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()
         identification = self.identifier.begin(

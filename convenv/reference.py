@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convenv.metrics import METRIC_NAMES, bootstrap_ci, ranking_metrics
+from convenv.fact_text import normalize_fact
+from convenv.hard_negatives import HARD_POOL, PARAPHRASE_SIMILARITY
+from convenv.metrics import METRIC_NAMES, ranking_metrics
 from convenv.personachat import Dialog, fact_pool, load_dialogs
+from convenv.statistics import clustered_bootstrap, mean_of
 
 
 class CandidatePool:
@@ -25,8 +28,15 @@ class CandidatePool:
     def __init__(self, facts: Sequence[str]) -> None:
         self.facts = tuple(dict.fromkeys(facts))
         self._row = {fact: i for i, fact in enumerate(self.facts)}
+        # Facts that read the same ("i'm a nurse." / "i am a nurse") are one fact: a
+        # copy of a true fact is never drawn as a wrong one.
+        self._same: dict[str, list[int]] = {}
+        for i, fact in enumerate(self.facts):
+            self._same.setdefault(normalize_fact(fact), []).append(i)
         self._encoder = None
         self._matrix: np.ndarray | None = None
+        self._topic_encoder = None
+        self._topic_matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.facts)
@@ -39,6 +49,26 @@ class CandidatePool:
             self._matrix, self._encoder = encoder.encode(self.facts), encoder
         return None if (rows < 0).any() else self._matrix[rows]
 
+    def _nearest(self, persona: Sequence[str], encoder) -> list[int]:
+        """Pool rows of the facts nearest each persona fact (paraphrases excluded)."""
+        # Its own matrix: the topic encoder may differ from the identifier's.
+        if self._topic_encoder is not encoder:
+            self._topic_matrix, self._topic_encoder = encoder.encode(self.facts), encoder
+        vectors = encoder.encode(list(persona))
+        rows: list[int] = []
+        for fact, vector in zip(persona, vectors, strict=True):
+            sims = self._topic_matrix @ vector
+            reach = min(HARD_POOL * 2, len(sims) - 1)
+            order = np.argpartition(-sims, reach)[: reach + 1]
+            order = sorted(order.tolist(), key=lambda j: (-sims[j], j))
+            own = normalize_fact(fact)
+            rows += [
+                j
+                for j in order
+                if sims[j] < PARAPHRASE_SIMILARITY and normalize_fact(self.facts[j]) != own
+            ][:HARD_POOL]
+        return rows
+
     def sample(
         self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
     ) -> tuple[tuple[str, ...], np.ndarray]:
@@ -50,17 +80,34 @@ class CandidatePool:
         return candidates, is_true
 
     def draw(
-        self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
+        self,
+        persona: Sequence[str],
+        n_negatives: int,
+        rng: np.random.Generator,
+        hard_encoder=None,
     ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
         """:meth:`sample`, plus each candidate's pool row (-1 for a fact outside the pool)
-        so that its embedding is one index away (see :meth:`vectors`)."""
+        so that its embedding is one index away (see :meth:`vectors`).
+
+        With ``hard_encoder`` the negatives are *hard*: drawn from the facts nearest
+        each true fact by that encoder (paraphrases excluded), topped up at random
+        only if those run out.
+        """
         persona_rows = [self._row.get(f, -1) for f in persona]
         taken = set(persona_rows)
         taken.discard(-1)
+        for fact in persona:
+            taken.update(self._same.get(normalize_fact(fact), ()))
         wanted = min(n_negatives, len(self.facts) - len(taken))
+        picks: list[int] = []
+        if hard_encoder is not None:
+            near = [
+                r for r in dict.fromkeys(self._nearest(persona, hard_encoder)) if r not in taken
+            ]
+            picks = [near[i] for i in sorted(rng.permutation(len(near))[:wanted].tolist())]
+            taken.update(picks)
         # Rejection sampling: a few integer draws, where choice(replace=False) would
         # permute the whole pool of thousands of facts on every reset.
-        picks: list[int] = []
         while len(picks) < wanted:
             # Scaled uniforms: Generator.random is several times cheaper than .integers.
             uniforms = rng.random(wanted - len(picks) + 8)
@@ -89,31 +136,35 @@ def identify_real_dialogs(
     n_utterances: Sequence[int] = (2, 4, 8),
     n_negatives: int = 20,
     seed: int = 0,
+    hard_encoder=None,
 ) -> dict[int, dict[str, tuple[float, float, float]]]:
     """Identification accuracy on real dialogs after the first ``n`` utterances of a speaker.
 
     Both speakers of every dialog are identified in turn. Returns, per ``n``, each
-    metric's ``(mean, ci_low, ci_high)`` (95% bootstrap).
+    metric's ``(mean, ci_low, ci_high)`` (95% bootstrap over dialogs, both speakers of
+    a dialog resampled together). ``hard_encoder`` draws hard (same-topic) negatives
+    by that encoder; pass the same one to compare identifiers on the same negatives.
     """
     dialogs = list(dialogs) if dialogs is not None else load_dialogs("test")
     pool = CandidatePool(fact_pool([p for d in dialogs for p in (d.persona1, d.persona2) if p]))
     rng = np.random.default_rng(seed)
     cases = []
-    for dialog in dialogs:
+    clusters = []
+    for k, dialog in enumerate(dialogs):
         for speaker in (1, 2):
             persona = dialog.persona_of(speaker)
             if persona:
-                cases.append(
-                    (
-                        dialog.utterances_of(speaker),
-                        *pool.sample(persona, n_negatives, rng),
-                    )
-                )
+                candidates, truth, _ = pool.draw(persona, n_negatives, rng, hard_encoder)
+                cases.append((dialog.utterances_of(speaker), candidates, truth))
+                clusters.append(k)
     results: dict[int, dict[str, tuple[float, float, float]]] = {}
     for n in n_utterances:
         scores = identifier.score_batch(
             [said[:n] for said, _, _ in cases], [c for _, c, _ in cases]
         )
         rows = [ranking_metrics(s, truth) for s, (_, _, truth) in zip(scores, cases, strict=True)]
-        results[n] = {m: bootstrap_ci([r[m] for r in rows]) for m in METRIC_NAMES}
+        results[n] = {
+            m: clustered_bootstrap(mean_of([r[m] for r in rows]), clusters, 1000, seed=seed)
+            for m in METRIC_NAMES
+        }
     return results

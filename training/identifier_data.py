@@ -18,11 +18,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from convenv.fact_text import normalize_fact
+from convenv.hard_negatives import nearest_facts
 from convenv.identifier import split_sentences
 from convenv.personachat import Dialog, load_dialogs, load_personas
-
-# A negative this close to the true fact is a paraphrase of it, not a different fact.
-PARAPHRASE_SIMILARITY = 0.9
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Triplet:
     negative: str  # a same-topic fact of another persona
 
 
-def test_texts() -> set[str]:
+def held_out_texts() -> set[str]:
     """Every fact of a test persona or test dialog, and every test utterance sentence:
     nothing here may be trained on."""
     texts = {f for persona in load_personas("test") for f in persona}
@@ -43,29 +41,6 @@ def test_texts() -> set[str]:
         texts.update(dialog.persona2)
         texts.update(s for turn in dialog.turns for s in split_sentences(turn))
     return texts
-
-
-def hard_negative_table(
-    facts: Sequence[str], vectors: np.ndarray, pool: int = 30, chunk: int = 1024
-) -> list[list[int]]:
-    """For each fact, the ``pool`` nearest other facts (by cosine), paraphrases and
-    facts equal after normalisation excluded."""
-    normalized = [normalize_fact(f) for f in facts]
-    table: list[list[int]] = []
-    for start in range(0, len(facts), chunk):
-        sims = vectors[start : start + chunk] @ vectors.T
-        for row, i in enumerate(range(start, min(start + chunk, len(facts)))):
-            order = np.argpartition(-sims[row], min(pool * 2 + 1, len(facts) - 1))[: pool * 2 + 1]
-            order = order[np.argsort(-sims[row, order], kind="stable")]
-            near = [
-                int(j)
-                for j in order
-                if j != i
-                and sims[row, j] < PARAPHRASE_SIMILARITY
-                and normalized[j] != normalized[i]
-            ]
-            table.append(near[:pool])
-    return table
 
 
 def build_triplets(
@@ -78,7 +53,7 @@ def build_triplets(
 ) -> list[Triplet]:
     """Aligned (sentence, own fact, hard negative) triplets from ``dialogs``."""
     rng = np.random.default_rng(seed)
-    forbidden = test_texts()
+    forbidden = held_out_texts()
     speakers = [
         (d.persona_of(s), [t for u in d.utterances_of(s) for t in split_sentences(u)])
         for d in dialogs
@@ -90,7 +65,7 @@ def build_triplets(
     fact_vectors = encoder.encode_corpus(facts, desc="training facts")
     sentences = sorted({s for _, said in speakers for s in said} - forbidden)
     encoder.encode_corpus(sentences, desc="training sentences")
-    table = hard_negative_table(facts, fact_vectors, hard_pool)
+    table = nearest_facts(facts, fact_vectors, hard_pool)
     triplets = []
     for persona, said in tqdm(speakers, desc="aligning facts", disable=not progress):
         said = [s for s in said if s not in forbidden]

@@ -16,6 +16,18 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
     parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
+    parser.add_argument(
+        "--identifier",
+        default=None,
+        help="fine-tuned identifier encoder directory (convenv train-identifier); "
+        "default: zero-shot MiniLM",
+    )
+    parser.add_argument(
+        "--negatives",
+        choices=("random", "hard"),
+        default="random",
+        help="wrong candidate facts: random (convogym) or hard (same topic)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
 
@@ -32,6 +44,8 @@ def env_from_arguments(
         split=split,
         task=task,
         impostor=impostor,
+        identifier=args.identifier,
+        negatives=args.negatives,
         personas=personas,
         max_turns=args.max_turns,
         partner=args.partner,

@@ -121,7 +121,6 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
         negatives=[t.negative for t in held_out],
         name="held_out",
     )
-    before = evaluator(model)
     use_bf16 = device.type == "cuda"
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -156,19 +155,22 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
         loss=MultipleNegativesRankingLoss(model),
         evaluator=evaluator,
     )
-    started = time.time()
     resume = any((out / "checkpoints").glob("checkpoint-*"))
+    before = trainer.evaluate()  # held-out ranking loss and triplet accuracy
+    started = time.time()
     trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.time() - started
-    after = evaluator(model)
+    after = trainer.evaluate()  # of the best checkpoint, loaded at the end
     final = out / "model"
     model.save_pretrained(str(final))
     report = {
         **asdict(config),
         "triplets": len(train),
         "held_out_triplets": len(held_out),
-        "held_out_before": before,
-        "held_out_after": after,
+        "held_out_loss_before": before["eval_loss"],
+        "held_out_loss_after": after["eval_loss"],
+        "held_out_accuracy_before": before["eval_held_out_cosine_accuracy"],
+        "held_out_accuracy_after": after["eval_held_out_cosine_accuracy"],
         "train_seconds": round(seconds, 1),
         "device": str(device),
         "resumed": resume,

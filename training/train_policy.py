@@ -53,6 +53,10 @@ class TrainConfig:
     model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
     device: str = field(default="auto", metadata={"help": "device of the dialog models"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    identifier: str | None = field(
+        default=None, metadata={"help": "fine-tuned identifier directory (default: zero-shot)"}
+    )
+    negatives: str = field(default="random", metadata={"help": "random or hard negatives"})
     learning_rate: float | None = field(
         default=None, metadata={"help": "optimizer step size (default: per algorithm and task)"}
     )
@@ -89,6 +93,8 @@ class TrainConfig:
             "impostor": self.impostor,
             "genuine_rate": self.genuine_rate,
             "threshold": self.threshold,
+            "identifier": self.identifier,
+            "negatives": self.negatives,
             "max_turns": self.max_turns,
             "reward_metric": self.reward_metric,
             "reward_mode": self.reward_mode,
