@@ -1,21 +1,27 @@
 """LabelStore: people's verdicts on interviewer questions, kept safely in JSON Lines.
 
-Every record is appended, flushed and fsynced under an exclusive file lock, so a
-crash loses at most the line being written and two writers never interleave. A torn
-last line is skipped with a warning when loading; identical examples load once.
+Every record is appended, flushed and fsynced under an exclusive file lock (the
+``filelock`` package: it works where ``fcntl`` does not), so a crash loses at most
+the line being written and two writers never interleave. A torn, corrupted or
+malformed line is skipped with a warning naming the file and line when loading;
+identical examples load once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
+import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from convenv.training.jsonl import read_jsonl
+from filelock import FileLock
+
+from convenv.errors import DataFileError, InvalidArgumentError
+from convenv.training.jsonl import end_torn_line, read_jsonl_lines
 
 VERDICTS = ("accept", "correct", "reject")
 
@@ -46,11 +52,25 @@ class LabelledExample:
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict={self.verdict!r}; pass one of {VERDICTS}.")
+            raise InvalidArgumentError(f"verdict={self.verdict!r}; pass one of {VERDICTS}.")
+        for name in ("code", "proposed", "final", "labeller"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidArgumentError(f"{name}={getattr(self, name)!r}; pass a string.")
         if not self.code.strip():
-            raise ValueError("code is empty; pass the action code the question is for.")
+            raise InvalidArgumentError("code is empty; pass the action code the question is for.")
         if self.verdict != "reject" and not self.final.strip():
-            raise ValueError(f"verdict={self.verdict!r} needs the final question text.")
+            raise InvalidArgumentError(f"verdict={self.verdict!r} needs the final question text.")
+        for name in ("history", "persona"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+                raise InvalidArgumentError(
+                    f"{name}={value!r}; pass a list of strings, not one string."
+                )
+        created = self.created
+        if isinstance(created, bool) or not isinstance(created, (int, float)):
+            raise InvalidArgumentError(f"created={created!r}; pass a Unix time in seconds.")
+        if not math.isfinite(created):
+            raise InvalidArgumentError(f"created={created!r}; pass a Unix time in seconds.")
 
     @property
     def is_training_example(self) -> bool:
@@ -62,16 +82,29 @@ class LabelledExample:
         return (self.code, self.final, self.verdict, self.history, self.persona)
 
     @classmethod
-    def from_dict(cls, row: dict) -> LabelledExample:
+    def from_dict(cls, row: object) -> LabelledExample:
+        """A record as written by :meth:`LabelStore.append`; a clear error otherwise."""
+        if not isinstance(row, dict):
+            raise InvalidArgumentError(f"a record must be a JSON object, not {row!r}.")
+        missing = [k for k in ("code", "verdict") if k not in row]
+        if missing:
+            raise InvalidArgumentError(f"the record has no {' or '.join(missing)}.")
+
+        def strings(name: str) -> tuple:
+            value = row.get(name, ())
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise InvalidArgumentError(f"{name}={value!r}; pass a list of strings.")
+            return tuple(value)
+
         return cls(
             code=row["code"],
             proposed=row.get("proposed", ""),
             final=row.get("final", ""),
             verdict=row["verdict"],
-            history=tuple(row.get("history", ())),
-            persona=tuple(row.get("persona", ())),
+            history=strings("history"),
+            persona=strings("persona"),
             labeller=row.get("labeller", "person"),
-            created=float(row.get("created", 0.0)),
+            created=row.get("created", 0.0),
         )
 
 
@@ -81,40 +114,45 @@ class LabelStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
-            raise ValueError(f"path={str(path)!r} is a directory; pass a .jsonl file path.")
+            raise InvalidArgumentError(
+                f"path={str(path)!r} is a directory; pass a .jsonl file path."
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock")
 
     def append(self, example: LabelledExample) -> None:
         """Write one record durably (locked, flushed, fsynced) before returning."""
-        line = json.dumps(asdict(example), ensure_ascii=False) + "\n"
-        with self.path.open("a+", encoding="utf-8") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                # A writer killed mid-line left a torn tail: end it so this record
-                # starts on a line of its own.
-                if handle.seek(0, os.SEEK_END) > 0:
-                    handle.seek(handle.tell() - 1)
-                    if handle.read(1) != "\n":
-                        line = "\n" + line
+        line = (json.dumps(asdict(example), ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            # A writer killed mid-line left a torn tail: end it (in bytes, so a tail
+            # cut inside a multi-byte character is never decoded) so this record
+            # starts on a line of its own.
+            end_torn_line(self.path)
+            with self.path.open("ab") as handle:
                 handle.write(line)
                 handle.flush()
                 os.fsync(handle.fileno())
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def extend(self, examples: Iterable[LabelledExample]) -> None:
         for example in examples:
             self.append(example)
 
-    def _rows(self) -> Iterator[dict]:
-        if self.path.exists():
-            yield from read_jsonl(self.path)
+    def _examples(self) -> Iterator[LabelledExample]:
+        if not self.path.exists():
+            return
+        if not self.path.is_file():
+            raise DataFileError(self.path, "is not a file", "a JSON Lines label store")
+        for number, row in read_jsonl_lines(self.path):
+            try:
+                yield LabelledExample.from_dict(row)
+            except InvalidArgumentError as err:
+                warnings.warn(f"{self.path}:{number}: skipped a malformed record: {err}",
+                              stacklevel=3)  # fmt: skip
 
     def load(self) -> list[LabelledExample]:
-        """Every record once, in the order first written."""
+        """Every well-formed record once, in the order first written."""
         seen: dict[tuple, LabelledExample] = {}
-        for row in self._rows():
-            example = LabelledExample.from_dict(row)
+        for example in self._examples():
             seen.setdefault(example.key(), example)
         return list(seen.values())
 
