@@ -103,9 +103,46 @@ def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):
         progress=False,
     )
     assert finetune(FinetuneConfig(max_steps=3, **common))["steps"] == 3
-    state = torch.load(out / "training_state.pt", weights_only=True)
+    state = torch.load(out / "checkpoint-3" / "training_state.pt", weights_only=True)
     assert state["step"] == 3
+    assert not (out / "training_state.pt").exists()  # optimizer state stays in checkpoint-N
+    assert (out / "model.safetensors").exists()  # the final model at the top
     assert finetune(FinetuneConfig(max_steps=5, **common))["steps"] == 5
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-5"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["model", "state", "renamed"])
+def test_kill_during_a_save_loses_nothing(tiny_dir, store, tmp_path, stage):
+    """kill -9 at each point of the first save; the rerun resumes from a complete
+    checkpoint whose weights and optimizer state belong to the same step."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ckpt"
+    args = [
+        sys.executable, "-m", "convenv.cli", "finetune", "--model", str(tiny_dir),
+        "--labels", str(store.path), "--out", str(out), "--batch-size", "2",
+        "--epochs", "10", "--max-steps", "3", "--save-every", "1", "--device", "cpu",
+        "--no-progress",
+    ]  # fmt: skip
+    killed_env = {**os.environ, "CONVENV_TEST_KILL_DURING_SAVE": stage}
+    # The kill comes at the first save (step 1) once it reaches `stage`.
+    killed = subprocess.run(args, env=killed_env, capture_output=True, timeout=300)
+    assert killed.returncode == -9
+    done = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")]
+    assert done == ([1] if stage == "renamed" else [])
+    for checkpoint in out.glob("checkpoint-*"):
+        state = torch.load(checkpoint / "training_state.pt", weights_only=True)
+        assert state["step"] == int(checkpoint.name.split("-")[1])
+        load_file(checkpoint / "model.safetensors")  # complete and readable
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert json.loads(rerun.stdout[rerun.stdout.index("{") :])["steps"] == 3
+    assert not list(out.glob(".checkpoint-*"))  # no half-written folder left behind
+    final = torch.load(out / "checkpoint-3" / "training_state.pt", weights_only=True)
+    assert final["step"] == 3
 
 
 def test_eval_loss_is_token_weighted(tiny_dir):

@@ -4,7 +4,13 @@
 (optionally mixed with Persona-Chat so the model keeps chatting); ``--task
 personachat`` rebuilds PersonaGPT's first stage on Persona-Chat dialogs. Loss is on
 reply tokens only; AdamW with linear warm-up and decay, gradient accumulation and
-clipping, bf16 autocast on CUDA, checkpoints with ``save_pretrained`` that resume.
+clipping, bf16 autocast on CUDA.
+
+Checkpoints follow the Hugging Face layout: ``out/checkpoint-N/`` holds the model,
+tokenizer and the optimizer and scheduler state of update N. Each is written to a
+temporary folder and renamed into place, so a crash never leaves a half-written or
+mixed checkpoint; the last ``keep_checkpoints`` are kept and a rerun resumes from the
+newest complete one. The final model is saved at the top of ``out``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import shutil
+import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +35,9 @@ from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 
 TASKS = ("actions", "personachat")
 STATE_FILE = "training_state.pt"
+CHECKPOINT_PREFIX = "checkpoint-"
+# Tests kill the process at one stage of a save to check that nothing is lost.
+KILL_DURING_SAVE = "CONVENV_TEST_KILL_DURING_SAVE"
 
 
 @dataclass
@@ -50,6 +62,7 @@ class FinetuneConfig:
     eval_fraction: float = field(default=0.1, metadata={"help": "held-out share for eval loss"})
     max_length: int = field(default=512, metadata={"help": "tokens per example"})
     save_every: int = field(default=0, metadata={"help": "checkpoint every N updates (0: end)"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
@@ -57,7 +70,7 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r}; pass one of {TASKS}.")
-        for name in ("epochs", "batch_size", "grad_accum", "max_length"):
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}; pass a positive integer.")
         if not 0.0 <= self.eval_fraction < 1.0:
@@ -138,11 +151,11 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     from transformers import get_linear_schedule_with_warmup
 
     out = Path(config.out)
-    resume = (out / STATE_FILE).exists()
+    resume = latest_checkpoint(out)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     # Weights stay float32 (bf16 only inside autocast) so AdamW updates keep precision.
-    tokenizer, model = load_personagpt(out if resume else config.model, device, torch.float32)
+    tokenizer, model = load_personagpt(resume or config.model, device, torch.float32)
     model.train()
     positions = int(getattr(model.config, "n_positions", config.max_length))
     if examples is None:
@@ -163,7 +176,7 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     )
     step = 0
     if resume:
-        state = torch.load(out / STATE_FILE, weights_only=True, map_location=device)
+        state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -200,7 +213,8 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     bar.close()
     seconds = time.perf_counter() - started
     after = evaluate_loss(model, eval_set, pad_id, device) if eval_set else {}
-    save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+    final = save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+    publish_final(final, out)
     summary = {
         "steps": step,
         "train_examples": len(train_set),
@@ -214,15 +228,71 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     return summary
 
 
-def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -> None:
-    """Model + tokenizer (``save_pretrained``, safetensors) and the state to resume from."""
+def _kill_point(stage: str) -> None:
+    if os.environ.get(KILL_DURING_SAVE) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sync_tree(directory: Path) -> None:
+    for path in directory.iterdir():
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def checkpoints(out: Path) -> list[Path]:
+    """Complete checkpoints in ``out``, oldest first (a folder only gets its
+    ``checkpoint-N`` name once everything in it is written)."""
+    found = []
+    for path in Path(out).glob(CHECKPOINT_PREFIX + "*"):
+        suffix = path.name[len(CHECKPOINT_PREFIX) :]
+        if path.is_dir() and suffix.isdigit() and (path / STATE_FILE).exists():
+            found.append((int(suffix), path))
+    return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint, or None."""
+    found = checkpoints(out)
+    return found[-1] if found else None
+
+
+def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -> Path:
+    """Model + tokenizer (``save_pretrained``, safetensors) and the state to resume from,
+    written to a temporary folder and renamed to ``checkpoint-{step}`` when complete."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    target = out / f"{CHECKPOINT_PREFIX}{step}"
+    staging = out / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    _kill_point("model")
+    tokenizer.save_pretrained(staging)
     state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
-    torch.save(state, out / STATE_FILE)
-    (out / "finetune_config.json").write_text(json.dumps(asdict(config), indent=2))
+    torch.save(state, staging / STATE_FILE)
+    _kill_point("state")
+    (staging / "finetune_config.json").write_text(json.dumps(asdict(config), indent=2))
+    _sync_tree(staging)
+    if target.exists():  # the same step saved again (a resumed run that had finished)
+        shutil.rmtree(target)
+    os.rename(staging, target)
+    _kill_point("renamed")
+    for old in checkpoints(out)[: -config.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in out.glob(f".{CHECKPOINT_PREFIX}*.tmp-*"):  # left by killed runs
+        shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def publish_final(checkpoint: Path, out: Path) -> None:
+    """The final model and tokenizer at the top of ``out`` (``--model out`` loads it),
+    each file replaced atomically; the resume state stays in the checkpoint."""
+    for path in checkpoint.iterdir():
+        if path.is_file() and path.name != STATE_FILE:
+            staged = out / f".{path.name}.tmp"
+            shutil.copyfile(path, staged)
+            os.replace(staged, out / path.name)
+    (out / STATE_FILE).unlink(missing_ok=True)  # the old layout kept it beside the model
 
 
 def main(argv: list[str] | None = None) -> int:
