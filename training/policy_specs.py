@@ -13,7 +13,6 @@ per-turn mean).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from convenv.policies import (
     SB3Policy,
     TopicOraclePolicy,
 )
-from convenv.policies.sb3 import ALGORITHMS
+from convenv.policies.sb3 import ALGORITHMS, training_settings
 
 
 @dataclass(frozen=True)
@@ -38,20 +37,19 @@ class LookaheadBound:
     name: str = "lookahead (cheats)"
 
 
-def sb3_policy(spec: str) -> SB3Policy:
-    """A saved SB3 model; its algorithm comes from ``ALGO:`` in front, else from the
-    ``settings.json`` written beside it by ``convenv train``, else PPO."""
+def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
+    """A model saved by ``convenv train``, read without unpickling; its algorithm comes
+    from ``ALGO:`` in front, else from the ``settings.json`` written beside it."""
     algorithm, _, path = spec.partition(":") if spec.split(":")[0] in ALGORITHMS else ("", "", spec)
     if not Path(path).exists():
         raise InvalidArgumentError(
             f"policy {spec!r} is neither a known name (random, round-robin, oracle, claim, "
             "fixed:K, fixed:all, best-fixed, lookahead) nor an existing SB3 model file."
         )
-    settings = Path(path).parent / "settings.json"
-    if not algorithm and settings.exists():
-        algorithm = json.loads(settings.read_text()).get("algorithm", "ppo")
-    policy = SB3Policy(path, algorithm or "ppo")
-    policy.name = f"{algorithm or 'ppo'}:{Path(path).parent.name or Path(path).stem}"
+    policy = SB3Policy(path, algorithm or None, observation_space=env.observation_space,
+                       action_space=env.action_space)  # fmt: skip
+    label = algorithm or training_settings(Path(path)).get("algorithm", "ppo")
+    policy.name = f"{label}:{Path(path).parent.name or Path(path).stem}"
     return policy
 
 
@@ -90,7 +88,7 @@ def make_policies(
         elif spec.startswith("ablate:"):
             if ablation is None:
                 raise InvalidArgumentError(f"policy {spec!r} is offered by convenv bench only.")
-            out.append(ablation(sb3_policy(spec[len("ablate:") :])))
+            out.append(ablation(sb3_policy(spec[len("ablate:") :], env)))
         elif spec == "fixed:all":
             out += [
                 FixedSequencePolicy([k], n, name=f"fixed:{a.label}")
@@ -105,5 +103,5 @@ def make_policies(
                 ) from err
             out.append(FixedSequencePolicy(sequence, n))
         else:
-            out.append(sb3_policy(spec))
+            out.append(sb3_policy(spec, env))
     return out
