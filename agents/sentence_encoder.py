@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from convenv.agents.devices import resolve_device
 from convenv.agents.row_cache import RowCache
@@ -93,10 +95,11 @@ class SentenceEncoder:
         """Embed a large fixed corpus once, with a progress bar, cached as ``.npy`` on disk.
 
         The cache key is a hash of the model and of every text, so a changed pool or
-        model never reuses a stale matrix.
+        model never reuses a stale matrix. A cached file is checked (it loads, has the
+        right shape, holds finite unit vectors) and rebuilt with a warning when it does
+        not; processes that build the same file at once build it once (a file lock);
+        an unwritable cache directory keeps the matrix in memory, with a warning.
         """
-        from tqdm.auto import tqdm
-
         texts = list(texts)
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         digest = hashlib.sha256(self.model_id.encode())
@@ -104,21 +107,65 @@ class SentenceEncoder:
             digest.update(text.encode())
             digest.update(b"\0")
         file = cache_dir / f"embeddings-{digest.hexdigest()[:20]}.npy"
-        if file.exists():
-            matrix = np.load(file, allow_pickle=False)
-            if matrix.shape == (len(texts), self.dim):
-                self.remember(texts, matrix)
-                return matrix
+        matrix = self._load_cached(file, len(texts))
+        if matrix is None:
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                lock = FileLock(str(file) + ".lock", timeout=-1)
+                with lock:  # another process may have built it while we waited
+                    matrix = self._load_cached(file, len(texts), quiet=True)
+                    if matrix is None:
+                        matrix = self._encode_all(texts, desc)
+                        self._save(file, matrix)
+            except OSError as err:  # read-only or full cache directory
+                warnings.warn(
+                    f"could not write the embedding cache {file} ({err}); keeping it in memory "
+                    "only. Set CONVENV_CACHE to a writable directory to keep it.",
+                    stacklevel=2,
+                )
+                if matrix is None:
+                    matrix = self._encode_all(texts, desc)
+        self.remember(texts, matrix)
+        return matrix
+
+    def _encode_all(self, texts: list[str], desc: str) -> np.ndarray:
+        from tqdm.auto import tqdm
+
         chunks = []
         step = self.batch_size * 8
         for start in tqdm(range(0, len(texts), step), desc=desc, unit="chunk"):
             chunks.append(self.encode(texts[start : start + step]))
-        matrix = np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
+
+    @staticmethod
+    def _save(file: Path, matrix: np.ndarray) -> None:
         tmp = file.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, matrix, allow_pickle=False)
+        with tmp.open("wb") as handle:
+            np.save(handle, matrix, allow_pickle=False)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, file)  # atomic: a killed run never leaves a half-written cache
-        return matrix
+
+    def _load_cached(self, file: Path, rows: int, quiet: bool = False) -> np.ndarray | None:
+        """The cached matrix if it is sound; None (and a warning) if it must be rebuilt."""
+        if not file.exists():
+            return None
+        try:
+            matrix = np.load(file, allow_pickle=False)
+            problem = None
+            if matrix.shape != (rows, self.dim) or matrix.dtype != np.float32:
+                problem = f"shape {matrix.shape} {matrix.dtype}, expected ({rows}, {self.dim})"
+            elif not np.isfinite(matrix).all():
+                problem = "it holds NaN or infinite values"
+            elif rows and not np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-3):
+                problem = "its rows are not unit vectors"
+        except (OSError, ValueError, EOFError) as err:
+            problem = f"it does not load ({type(err).__name__}: {err})"
+        if problem is None:
+            return matrix
+        if not quiet:
+            warnings.warn(f"rebuilding the embedding cache {file}: {problem}.", stacklevel=3)
+        return None
 
 
 def _model_id(path: str | Path) -> str:
