@@ -177,9 +177,52 @@ def test_selfplay_writes_parseable_episodes(tmp_path, default_components):
     assert len(first.utterances) == 6 and len(first.metrics) == 3
     assert first.codes == ["ask about kids.", "ask about pets.", "talk about work."]
     assert sum(first.is_true) == len(first.persona)
+    row = next(read_jsonl(out))
+    assert row["questions"] == first.utterances[0::2] and row["answers"] == first.utterances[1::2]
+    assert row["labels"] == ["ask about family", "ask about pets", "talk about work"]
+    assert len(row["rewards"]) == 3 and sum(row["rewards"]) == pytest.approx(
+        row["metrics"][-1]["auc"]
+    )
+    assert row["settings"]["reward_mode"] == "delta" and "interviewer_persona" not in row
     datasets = pytest.importorskip("datasets")
     loaded = datasets.load_dataset("json", data_files=str(out), split="train")
     assert loaded.num_rows == 6 and loaded[0]["persona"] == first.persona
+
+
+def test_selfplay_rerun_refuses_resumes_or_overwrites(tmp_path, default_components, capsys):
+    out = tmp_path / "episodes.jsonl"
+    base = ["--max-turns", "2", "--out", str(out), "--no-progress"]
+    assert selfplay.main(["--episodes", "4", *base]) == 0
+    with pytest.raises(SystemExit) as refused:
+        selfplay.main(["--episodes", "4", *base])
+    assert refused.value.code == 2 and "--resume or --overwrite" in capsys.readouterr().err
+    assert selfplay.main(["--episodes", "6", "--resume", *base]) == 0
+    seeds = [r["seed"] for r in read_jsonl(out)]
+    assert len(seeds) == 6 == len(set(seeds))  # only the two missing seeds were added
+    assert "4 seeds were already there" in capsys.readouterr().out
+    assert selfplay.main(["--episodes", "3", "--overwrite", *base]) == 0
+    assert len(list(read_jsonl(out))) == 3
+
+
+def test_ctrl_c_keeps_episodes_and_exits_130(tmp_path, default_components):
+    out = tmp_path / "interrupted.jsonl"
+    code = (
+        "import sys; from convenv.training import selfplay; "
+        "sys.exit(selfplay.main(['--episodes', '100000', '--n-envs', '1', "
+        f"'--max-turns', '2', '--out', {str(out)!r}, '--no-progress']))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    kept = len(list(read_jsonl(out)))
+    assert f"interrupted: {kept} finished episodes kept" in stdout
+    assert "Traceback" not in stderr
 
 
 def test_interrupted_selfplay_keeps_every_finished_episode(tmp_path, default_components):
