@@ -61,7 +61,15 @@ class ActionSet(Sequence[ActionCode]):
     """An ordered, duplicate-free list of action codes; action ``i`` is ``codes[i]``."""
 
     def __init__(self, codes: Iterable[ActionCode | str] = DEFAULT_ACTIONS) -> None:
-        parsed = [c if isinstance(c, ActionCode) else code_from_string(c) for c in codes]
+        parsed = []
+        for i, c in enumerate(codes):
+            if not isinstance(c, (ActionCode, str)):
+                raise InvalidArgumentError(
+                    f"actions[{i}]={c!r}; pass ActionCode objects or code strings such as "
+                    "'ask about sports.' (to choose among the default codes, use indices "
+                    "as actions, not as codes)."
+                )
+            parsed.append(c if isinstance(c, ActionCode) else code_from_string(c))
         if not parsed:
             raise InvalidArgumentError("actions must hold at least one action code.")
         prompts = [c.prompt for c in parsed]
@@ -88,9 +96,13 @@ class ActionSet(Sequence[ActionCode]):
 
     def code(self, action: object) -> ActionCode:
         """The code for an action index, with a clear error for anything else."""
+        if isinstance(action, (str, bytes, bool, np.bool_)):
+            raise InvalidArgumentError(
+                f"action={action!r} is not an integer; pass an index in [0, {len(self) - 1}]."
+            )
         try:
             index = int(action)  # numpy ints and 0-d arrays come from SB3
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:
             raise InvalidArgumentError(
                 f"action={action!r} is not an integer; pass an index in [0, {len(self) - 1}]."
             ) from err

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from convenv.actions import ActionSet
-from convenv.errors import InvalidArgumentError
+from convenv.errors import InvalidArgumentError, positive_int
 
 AGENT_KINDS = ("retrieval", "personagpt")
 
@@ -27,6 +27,9 @@ def resolve_agents(
     MiniLM), a fine-tuned encoder directory (``convenv train-identifier``) or an object.
     """
     from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
+
+    if pool_dialogs is not None:  # 0 or -1 must not silently mean "default" or "all but one"
+        pool_dialogs = positive_int(pool_dialogs, "pool_dialogs")
 
     needs_default = identifier is None or any(
         a is None or a == "retrieval" for a in (partner, interviewer)

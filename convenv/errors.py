@@ -21,3 +21,12 @@ class InvalidArgumentError(ConvenvError, ValueError):
 
 class ModelUnavailableError(ConvenvError, OSError):
     """A model could not be loaded (not cached, hub unreachable, wrong path)."""
+
+
+def positive_int(value: object, name: str) -> int:
+    """``value`` as an int if it is a positive integer (numpy integers too, not bools)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidArgumentError(f"{name}={value!r}; pass a positive integer.")
+    return int(value)

@@ -16,7 +16,7 @@ from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.agents.last_batch import LastBatch, padded_stack
 from convenv.authentication import TASKS, ClaimObservation, ImpostorDesign, claim_positions
-from convenv.errors import InvalidArgumentError
+from convenv.errors import InvalidArgumentError, positive_int
 from convenv.identifier import Identification
 from convenv.metrics import check_metric_name, fact_support, ranking_metrics_batch
 from convenv.personachat import Persona, as_persona
@@ -129,10 +129,8 @@ class InterviewEngine:
             raise InvalidArgumentError(
                 f"impostors={impostors!r}; pass a convenv.authentication.ImpostorDesign."
             )
-        if not isinstance(max_turns, int) or max_turns < 1:
-            raise InvalidArgumentError(f"max_turns={max_turns!r}; pass a positive integer.")
-        if not isinstance(n_negatives, int) or n_negatives < 1:
-            raise InvalidArgumentError(f"n_negatives={n_negatives!r}; pass a positive integer.")
+        max_turns = positive_int(max_turns, "max_turns")
+        n_negatives = positive_int(n_negatives, "n_negatives")
         if reward_mode not in REWARD_MODES:
             raise InvalidArgumentError(f"reward_mode={reward_mode!r}; pass one of {REWARD_MODES}.")
         for name, agent in (("partner", partner), ("interviewer", interviewer)):
@@ -210,6 +208,10 @@ class InterviewEngine:
             raise InvalidArgumentError(
                 f"options has unknown keys {sorted(unknown)}; use {sorted(known)}."
             )
+        if "persona" in options and "persona_index" in options:
+            raise InvalidArgumentError(
+                "options has both 'persona' and 'persona_index'; pass one of them."
+            )
         if "persona" in options:
             persona = as_persona(options["persona"], "options['persona']")
         elif "persona_index" in options:
@@ -222,6 +224,12 @@ class InterviewEngine:
             persona = personas[int(index)]
         else:
             persona = personas[int(rng.integers(len(personas)))]
+        if self.n_negatives > len(pool) - len(persona):
+            raise InvalidArgumentError(
+                f"n_negatives={self.n_negatives} is more than the {len(pool)}-fact candidate "
+                f"pool leaves beside a {len(persona)}-fact persona; pass a smaller n_negatives "
+                "or more personas."
+            )
         claim, genuine = persona, None
         if self.task == "authentication":
             persona, genuine = self.impostors.draw_partner(

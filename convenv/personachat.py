@@ -56,7 +56,13 @@ def as_persona(facts: Iterable[str], name: str = "persona") -> Persona:
     """Validate persona facts: a non-empty list of non-empty strings."""
     if isinstance(facts, str):
         raise InvalidArgumentError(f"{name}={facts!r} is one string; pass a list of fact strings.")
-    cleaned = tuple(str(f).strip() for f in facts)
+    facts = list(facts)
+    if not all(isinstance(f, str) for f in facts):
+        raise InvalidArgumentError(
+            f"{name}={facts!r} holds something other than strings; pass fact strings, "
+            "e.g. ['i have a dog.', 'i work as a nurse.']."
+        )
+    cleaned = tuple(f.strip() for f in facts)
     if not cleaned or any(not f for f in cleaned):
         raise InvalidArgumentError(
             f"{name}={list(facts)!r} must hold at least one non-empty fact, "

@@ -10,7 +10,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from convenv.env import PersonaInterviewEnv
-from convenv.errors import InvalidArgumentError
+from convenv.errors import InvalidArgumentError, positive_int
 
 
 class BatchedDialogVecEnv(VecEnv):
@@ -30,8 +30,7 @@ class BatchedDialogVecEnv(VecEnv):
     """
 
     def __init__(self, n_envs: int = 8, env: PersonaInterviewEnv | None = None, **env_kwargs: Any):
-        if not isinstance(n_envs, int) or n_envs < 1:
-            raise InvalidArgumentError(f"n_envs={n_envs!r}; pass a positive integer.")
+        n_envs = positive_int(n_envs, "n_envs")
         if env is not None and env_kwargs:
             raise InvalidArgumentError("pass either env or env_kwargs, not both.")
         first = env if env is not None else PersonaInterviewEnv(**env_kwargs)
@@ -52,7 +51,13 @@ class BatchedDialogVecEnv(VecEnv):
         return np.stack(observations)
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions).reshape(self.num_envs)
+        array = np.asarray(actions)
+        if array.size != self.num_envs:
+            raise InvalidArgumentError(
+                f"actions has {array.size} entries (shape {array.shape}) for {self.num_envs} "
+                f"envs; pass one action per env, shape ({self.num_envs},)."
+            )
+        self._actions = array.reshape(self.num_envs)
 
     def step_wait(self):
         if self._actions is None:

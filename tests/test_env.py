@@ -125,3 +125,35 @@ def test_custom_actions_change_the_action_space(stub_env_kwargs):
 def test_registered_ids():
     assert "convenv/PersonaInterview-v0" in gym.registry
     assert gym.registry["convenv/PersonaInterviewEval-v0"].kwargs == {"split": "test"}
+
+
+def test_bad_inputs_get_one_clear_error_naming_the_argument(stub_env_kwargs):
+    from convenv.vec_env import BatchedDialogVecEnv
+
+    with pytest.raises(InvalidArgumentError, match="pool_dialogs=-1"):
+        PersonaInterviewEnv(partner=stub_env_kwargs["partner"], interviewer="retrieval",
+                            pool_dialogs=-1)  # fmt: skip
+    with pytest.raises(InvalidArgumentError, match="pool_dialogs=0"):
+        PersonaInterviewEnv(interviewer="retrieval", pool_dialogs=0)
+    with pytest.raises(InvalidArgumentError, match="max_turns=True"):
+        PersonaInterviewEnv(**stub_env_kwargs, max_turns=True)
+    assert PersonaInterviewEnv(**stub_env_kwargs, max_turns=np.int64(3)).engine.max_turns == 3
+    with pytest.raises(InvalidArgumentError, match=r"actions\[0\]=1"):
+        PersonaInterviewEnv(**stub_env_kwargs, actions=[1, 2])
+    env = PersonaInterviewEnv(**stub_env_kwargs)
+    env.reset(seed=0)
+    for bad in (float("inf"), "3", True, 2.5, None):
+        with pytest.raises(InvalidArgumentError, match="action="):
+            env.step(bad)
+    with pytest.raises(InvalidArgumentError, match="holds something other than strings"):
+        env.reset(options={"persona": [None]})
+    with pytest.raises(InvalidArgumentError, match="both 'persona' and 'persona_index'"):
+        env.reset(options={"persona": ["i have a dog."], "persona_index": 0})
+    small = PersonaInterviewEnv(**stub_env_kwargs, personas=[("a b.", "c d."), ("e f.", "g h.")],
+                                n_negatives=100_000)  # fmt: skip
+    with pytest.raises(InvalidArgumentError, match="n_negatives=100000 is more than"):
+        small.reset(seed=0)
+    vec = BatchedDialogVecEnv(3, env=PersonaInterviewEnv(**stub_env_kwargs))
+    vec.reset()
+    with pytest.raises(InvalidArgumentError, match="actions has 2 entries"):
+        vec.step(np.array([1, 2]))
