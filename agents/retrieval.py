@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from convenv.agents.base import DialogContext, last_utterance
-from convenv.agents.last_batch import LastBatch
+from convenv.agents.last_batch import LastBatch, padded_stack
 from convenv.agents.row_cache import RowCache
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
@@ -68,7 +68,6 @@ class RetrievalPartner:
         self._blocks = RowCache((self.shortlist, encoder.dim), block_cache_size)
         self.persona_cache_size = 4096
         self._personas: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
-        self._fact_width = 5  # Persona-Chat personas have 3-5 facts; grows for longer ones
         # A vector env's partners keep their personas all episode: stack them once.
         self._batch_facts = LastBatch(self._padded_facts)
         texts = list(dict.fromkeys(t for pair in pairs for t in pair))
@@ -128,30 +127,26 @@ class RetrievalPartner:
     def _padded_facts(self, personas: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, ...]:
         """``(N, most facts, dim)`` fact embeddings, zero-padded, and which entries are facts.
 
-        A partner keeps its persona all episode long, so the padded matrices of recent
-        personas are kept: a step stacks N cached arrays instead of encoding N personas.
+        A partner keeps its persona all episode long, so the fact matrices of recent
+        personas are kept, each at its own size (one long persona must not widen every
+        cached one): a step pads and stacks N cached arrays instead of encoding N
+        personas, and a vector env reuses the stack while its episodes last.
         """
         cache = self._personas
-        longest = max(len(p) for p in personas)
-        if longest > self._fact_width:  # rare: a longer persona; re-pad all at the new width
-            self._fact_width = longest
-            cache.clear()
         new = list(dict.fromkeys(p for p in personas if p not in cache))
         if new:
             vectors = self.encoder.encode([f for p in new for f in p])
             start = 0
             for persona in new:
-                padded = np.zeros((self._fact_width, self.encoder.dim), np.float32)
-                padded[: len(persona)] = vectors[start : start + len(persona)]
-                cache[persona] = padded
+                cache[persona] = vectors[start : start + len(persona)].copy()
                 start += len(persona)
         for persona in personas:
             cache.move_to_end(persona)
         while len(cache) > self.persona_cache_size:
             cache.popitem(last=False)
         sizes = np.array([len(p) for p in personas])
-        facts = np.stack([cache[p] for p in personas])
-        return facts, np.arange(self._fact_width) < sizes[:, None]
+        facts = padded_stack([cache[p] for p in personas], np.float32)
+        return facts, np.arange(facts.shape[1]) < sizes[:, None]
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:

@@ -113,8 +113,17 @@ def test_partner_handles_a_persona_longer_than_usual(partner):
     long = DialogContext(("hi", "question 3"), persona=tuple(f"fact {i}" for i in range(7)))
     batch = [*contexts(6, seed=4), long]
     assert partner.respond(batch) == [reference_answer(partner, c) for c in batch]
-    later = contexts(6, seed=5)  # personas cached before the width grew are re-padded
+    later = contexts(6, seed=5)
     assert partner.respond(later) == [reference_answer(partner, c) for c in later]
+    # One long persona widens only its own batch, never the cached personas.
+    huge = DialogContext(("hi", "question 3"), persona=tuple(f"fact {i}" for i in range(100)))
+    partner.respond([huge])
+    assert max(len(m) for m in partner._personas.values()) == 100
+    assert all(len(m) == len(p) for p, m in partner._personas.items())
+    facts, mask = partner._padded_facts([c.persona for c in later])
+    assert facts.shape[1] == max(len(c.persona) for c in later) and mask.sum() == sum(
+        len(c.persona) for c in later
+    )
 
 
 def test_warming_shortlists_the_bank_and_changes_no_answer(partner):
