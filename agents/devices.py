@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from convenv.errors import InvalidArgumentError
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"`` into a usable device.
@@ -22,11 +24,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"device={device!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
         ) from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"device={device!r} but this machine has no CUDA device; use device='auto' or 'cpu'."
         )
     if (
@@ -34,7 +36,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         and resolved.index is not None
         and resolved.index >= torch.cuda.device_count()
     ):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist."
         )
     return resolved

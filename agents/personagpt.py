@@ -11,12 +11,27 @@ import torch
 from convenv.agents.base import DialogContext
 from convenv.agents.devices import inference_dtype, resolve_device
 from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
+from convenv.errors import InvalidArgumentError, ModelUnavailableError
 
 DEFAULT_MODEL = "af1tang/personaGPT"
 
 
-class PersonaGPTUnavailable(OSError):
+class PersonaGPTUnavailable(ModelUnavailableError):
     """The model is neither cached nor reachable."""
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers a TCP connection within ``timeout`` seconds: when it
+    does not, loading fails now instead of after a minute of download retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host or "huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype: torch.dtype):
@@ -32,15 +47,19 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
     attempts = [True] if local or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
     error: Exception | None = None
     for local_only in attempts:
+        if not local_only and not hub_reachable():
+            error = OSError("the model hub is not reachable from this machine")
+            break
         try:
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
             model = AutoModelForCausalLM.from_pretrained(
                 name, local_files_only=local_only, dtype=dtype, trust_remote_code=False
             )
+            error = None
             break
         except (OSError, ValueError) as err:
             error = err
-    else:
+    if error is not None:
         raise PersonaGPTUnavailable(
             f"model_name_or_path={name!r} could not be loaded ({type(error).__name__}: "
             f"{str(error).splitlines()[0][:200]}). On a machine with internet, run once "
@@ -90,7 +109,7 @@ class PersonaGPTAgent:
         positions = int(getattr(self.model.config, "n_positions", 1024))
         self.max_context = min(max_context or positions, positions)
         if self.max_context <= max_new_tokens:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"max_context={self.max_context} leaves no room for "
                 f"max_new_tokens={max_new_tokens}."
             )

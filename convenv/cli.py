@@ -41,12 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0
+    if argv[0] in ("-V", "--version"):
+        from convenv import __version__
+
+        print(f"convenv {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in SUBCOMMANDS:
         print(f"convenv: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from convenv.errors import ConvenvError
+
     module = importlib.import_module(SUBCOMMANDS[command][0])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except ConvenvError as err:
+        # Bad input or a missing model: one line that says what to do, not a traceback.
+        print(f"convenv {command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ class ModelUnavailableError(ConvenvError, OSError):
     """A model could not be loaded (not cached, hub unreachable, wrong path)."""
 
 
+class MissingDependencyError(ConvenvError, ImportError):
+    """An optional package is not installed; the message names the pip command."""
+
+
 def positive_int(value: object, name: str) -> int:
     """``value`` as an int if it is a positive integer (numpy integers too, not bools)."""
     import numbers

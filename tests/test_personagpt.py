@@ -190,3 +190,15 @@ def test_jobs_take_partner_interviewer_and_model_flags(tiny_dir, tmp_path, defau
         == 0
     )
     assert sum(line.startswith("partner:") for line in printed) == 1
+
+
+def test_unreachable_hub_fails_in_seconds_without_offline_mode(monkeypatch):
+    from convenv.errors import ConvenvError, ModelUnavailableError
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens on the discard port
+    started = time.time()
+    with pytest.raises(ModelUnavailableError, match="not reachable") as caught:
+        PersonaGPTAgent("af1tang/personaGPT-not-cached-here")
+    assert isinstance(caught.value, ConvenvError)
+    assert time.time() - started < 10

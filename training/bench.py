@@ -34,7 +34,7 @@ from convenv.policies.base import ActionPolicy
 from convenv.statistics import clustered_bootstrap, difference_of, mean_of
 from convenv.training.fixed_search import FixedSequence, env_settings, search_fixed_sequence
 from convenv.training.lookahead import lookahead_episodes
-from convenv.training.policy_specs import LookaheadBound, make_policies
+from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
 from convenv.training.rollout import EpisodeRecord, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
 from convenv.training.splits import training_personas, validation_personas
@@ -429,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from convenv.personachat import load_personas
 
+    check_specs(args.policies or [])
     personas = load_personas("test")[: args.limit] if args.limit else None
     results = run_bench(args, personas)
     write_outputs(results, Path(args.out))

@@ -93,7 +93,11 @@ def main(
     input_fn: Callable[[str], str] = input,
     print_fn: Callable[[str], None] = print,
 ) -> int:
-    parser = argparse.ArgumentParser(prog="convenv chat", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="convenv chat",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--mode", type=int, default=1, choices=[0, 1])
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--persona", default=None, help="facts separated by '|'")

@@ -91,7 +91,11 @@ def evaluate_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="convenv evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="convenv evaluate",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--model", default="af1tang/personaGPT", help="hub name or directory")
     parser.add_argument("--limit", type=int, default=None, help="first N test dialogs only")
     parser.add_argument("--batch-size", type=int, default=16)

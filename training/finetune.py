@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from convenv.agents.devices import resolve_device
 from convenv.agents.personagpt import load_personagpt
+from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 
 TASKS = ("actions", "personachat")
@@ -69,14 +70,18 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
-            raise ValueError(f"task={self.task!r}; pass one of {TASKS}.")
+            raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
         for name in ("epochs", "batch_size", "grad_accum", "max_length", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r}; pass a positive integer.")
+                raise InvalidArgumentError(
+                    f"{name}={getattr(self, name)!r}; pass a positive integer."
+                )
         if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction={self.eval_fraction}; pass a value in [0, 1).")
+            raise InvalidArgumentError(
+                f"eval_fraction={self.eval_fraction}; pass a value in [0, 1)."
+            )
         if self.lr <= 0:
-            raise ValueError(f"lr={self.lr}; pass a positive learning rate.")
+            raise InvalidArgumentError(f"lr={self.lr}; pass a positive learning rate.")
 
 
 def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]:
@@ -90,7 +95,7 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
         store = LabelStore(config.labels)
         examples += action_examples(tokenizer, store.training_examples(), config.max_length)
         if not examples:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"labels={config.labels!r} holds no accepted or corrected examples; "
                 "collect some with `convenv label` first."
             )
@@ -298,7 +303,11 @@ def publish_final(checkpoint: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     from convenv.training.train_policy import add_arguments
 
-    parser = argparse.ArgumentParser(prog="convenv finetune", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="convenv finetune",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     add_arguments(parser, FinetuneConfig)
     args = parser.parse_args(argv)
     summary = finetune(FinetuneConfig(**vars(args)))

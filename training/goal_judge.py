@@ -17,6 +17,7 @@ import numpy as np
 
 from convenv.actions import ActionCode, ActionSet, code_from_string
 from convenv.data import data_file
+from convenv.errors import InvalidArgumentError
 
 GOAL_QUESTIONS = data_file("goal_questions.csv")
 
@@ -84,5 +85,5 @@ def read_goal_questions(path: Path | str = GOAL_QUESTIONS) -> tuple[list[str], l
     with Path(path).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or set(rows[0]) != {"code", "question"}:
-        raise ValueError(f"{path}: expected a CSV with columns code,question.")
+        raise InvalidArgumentError(f"{path}: expected a CSV with columns code,question.")
     return [r["question"] for r in rows], [r["code"] for r in rows]

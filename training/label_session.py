@@ -165,7 +165,11 @@ def main(
     input_fn: Callable[[str], str] = input,
     print_fn: Callable[[str], None] = print,
 ) -> int:
-    parser = argparse.ArgumentParser(prog="convenv label", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="convenv label",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--store", default="runs/labels.jsonl", help="the label store file")
     parser.add_argument("--review", type=int, default=0, help="review N proposals instead")
     parser.add_argument("--turns", type=int, default=8)

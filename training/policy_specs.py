@@ -53,6 +53,24 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
     return policy
 
 
+NAMED = ("random", "round-robin", "oracle", "claim", "lookahead", "fixed:all", "best-fixed")
+
+
+def check_specs(specs: list[str]) -> None:
+    """Refuse an unknown name or a missing model path now, before any model loads."""
+    for spec in specs:
+        if spec in NAMED or spec.startswith(("fixed:", "best-fixed:")):
+            continue
+        path = spec[len("ablate:") :] if spec.startswith("ablate:") else spec
+        if path.split(":")[0] in ALGORITHMS:
+            path = path.partition(":")[2]
+        if not Path(path).is_file():
+            raise InvalidArgumentError(
+                f"policy {spec!r} is neither a known name ({', '.join(NAMED)}, fixed:K, "
+                "best-fixed:PATH, ablate:MODEL) nor an existing SB3 model file."
+            )
+
+
 def make_policies(
     specs: list[str],
     env: PersonaInterviewEnv,

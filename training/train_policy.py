@@ -13,8 +13,10 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecMonitor
 
-from convenv.authentication import TASKS, ImpostorDesign
+from convenv.agent_choice import AGENT_KINDS
+from convenv.authentication import IMPOSTOR_DESIGNS, TASKS, ImpostorDesign
 from convenv.errors import InvalidArgumentError
+from convenv.interview import NEGATIVE_KINDS, REWARD_MODES
 from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
 from convenv.training.splits import training_personas, validation_personas
@@ -25,18 +27,21 @@ from convenv.vec_env import BatchedDialogVecEnv
 class TrainConfig:
     """Settings of one training run (saved next to the model as ``settings.json``)."""
 
-    algorithm: str = field(default="ppo", metadata={"help": "ppo, dqn or a2c"})
+    algorithm: str = field(default="ppo", metadata={"help": "SB3 algorithm", "choices": ALGORITHMS})
     timesteps: int = field(default=250_000, metadata={"help": "env steps to train for"})
     n_envs: int = field(default=16, metadata={"help": "parallel interviews (one batched env)"})
     seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
     max_turns: int = field(default=8, metadata={"help": "questions per episode"})
-    reward_metric: str = field(default="auc", metadata={"help": "metric to reward"})
-    reward_mode: str = field(default="delta", metadata={"help": "delta or terminal"})
-    task: str = field(
-        default="identification", metadata={"help": "identification or authentication"}
+    reward_metric: str = field(
+        default="auc", metadata={"help": "metric to reward", "choices": METRIC_NAMES}
     )
+    reward_mode: str = field(
+        default="delta",
+        metadata={"help": "per-turn change or final value", "choices": REWARD_MODES},
+    )
+    task: str = field(default="identification", metadata={"help": "which task", "choices": TASKS})
     impostor: str = field(
-        default="mixed", metadata={"help": "authentication impostors: random, overlap or mixed"}
+        default="mixed", metadata={"help": "authentication impostors", "choices": IMPOSTOR_DESIGNS}
     )
     genuine_rate: float = field(
         default=0.5, metadata={"help": "authentication: share of genuine partners"}
@@ -48,15 +53,21 @@ class TrainConfig:
     eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
     eval_episodes: int = field(default=64, metadata={"help": "validation episodes per eval"})
     out: str = field(default="runs/train", metadata={"help": "output directory"})
-    partner: str = field(default="retrieval", metadata={"help": "retrieval or personagpt"})
-    interviewer: str = field(default="retrieval", metadata={"help": "retrieval or personagpt"})
+    partner: str = field(
+        default="retrieval", metadata={"help": "who answers", "choices": AGENT_KINDS}
+    )
+    interviewer: str = field(
+        default="retrieval", metadata={"help": "who asks", "choices": AGENT_KINDS}
+    )
     model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
     device: str = field(default="auto", metadata={"help": "device of the dialog models"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     identifier: str | None = field(
         default=None, metadata={"help": "fine-tuned identifier directory (default: zero-shot)"}
     )
-    negatives: str = field(default="random", metadata={"help": "random or hard negatives"})
+    negatives: str = field(
+        default="random", metadata={"help": "wrong candidate facts", "choices": NEGATIVE_KINDS}
+    )
     learning_rate: float | None = field(
         default=None, metadata={"help": "optimizer step size (default: per algorithm and task)"}
     )
@@ -224,11 +235,21 @@ def add_arguments(parser: argparse.ArgumentParser, config: type = TrainConfig) -
         else:
             kinds = {"int": int, "float": float, "int | None": int, "float | None": float}
             kind = kinds.get(spec.type if isinstance(spec.type, str) else spec.type.__name__, str)
-            parser.add_argument(flag, type=kind, default=spec.default, help=help_text)
+            parser.add_argument(
+                flag,
+                type=kind,
+                default=spec.default,
+                help=help_text,
+                choices=spec.metadata.get("choices"),
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="convenv train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="convenv train",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     path = train(TrainConfig(**vars(args)))

@@ -1,0 +1,57 @@
+"""The console script: bad values fail at once with one line, before any model loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from convenv import cli
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "convenv.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["train", "--algorithm", "sac"], "--algorithm"),
+        (["train", "--reward-mode", "sometimes"], "--reward-mode"),
+        (["train", "--task", "verify"], "--task"),
+        (["bench", "--partner", "gpt4"], "--partner"),
+        (["bench", "--interviewer", "gpt4"], "--interviewer"),
+        (["bench", "--task", "verify"], "--task"),
+        (["selfplay", "--negatives", "easy"], "--negatives"),
+        (["reference", "--negatives", "easy"], "--negatives"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line_before_loading_models(args, option):
+    started = time.time()
+    done = run(*args)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and option in errors[0]
+    assert "Traceback" not in done.stderr and "Loading weights" not in done.stderr
+    assert time.time() - started < 20  # nothing was loaded (a model load takes longer)
+
+
+def test_convenv_errors_print_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "no-such-model.zip"
+    done = run("bench", "--policies", str(missing), "--limit", "1", "--no-progress",
+               "--out", str(tmp_path / "b"))  # fmt: skip
+    assert done.returncode == 2
+    assert "convenv bench: error:" in done.stderr and "Traceback" not in done.stderr
+    assert len([line for line in done.stderr.splitlines() if "error:" in line]) == 1
+    assert "Loading weights" not in done.stderr  # refused before any model loaded
+
+
+def test_version_and_help(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("convenv ")
+    assert cli.main(["--help"]) == 0
+    assert "train-identifier" in capsys.readouterr().out
