@@ -11,7 +11,11 @@ from convenv.policies.base import ActionPolicy, TurnCountingPolicy
 
 
 class RandomPolicy(ActionPolicy):
-    """Uniformly random action codes (repeats allowed), reproducible with ``seed``."""
+    """Uniformly random action codes (repeats allowed), reproducible with ``seed``.
+
+    Each episode draws from its own generator, seeded by ``seed`` and the episode's
+    number, so the same episodes get the same codes however many envs run at once.
+    """
 
     name = "random"
 
@@ -19,10 +23,23 @@ class RandomPolicy(ActionPolicy):
         if n_actions < 1:
             raise InvalidArgumentError(f"n_actions={n_actions!r}; pass a positive integer.")
         self.n_actions = n_actions
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)  # for envs no episode was begun in
+        self._episodes = 0
+        self._lanes: dict[int, np.random.Generator] = {}
+
+    def begin_episode(self, env_index: int, persona) -> None:
+        self._lanes[env_index] = np.random.default_rng([self.seed or 0, self._episodes])
+        self._episodes += 1
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        return self.rng.integers(self.n_actions, size=len(observations))
+        return np.array(
+            [
+                self._lanes.get(i, self.rng).integers(self.n_actions)
+                for i in range(len(observations))
+            ],
+            dtype=np.int64,
+        )
 
 
 class FixedSequencePolicy(TurnCountingPolicy):

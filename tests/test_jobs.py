@@ -54,6 +54,10 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
     assert any(row["eval/mean_reward"] for row in rows)
     assert list(out.glob("events.out.tfevents*"))  # TensorBoard
     assert (out / "model.zip").exists() and (out / "best" / "best_model.zip").exists()
+    run = json.loads((out / "run.json").read_text())
+    assert run["job"] == "train" and run["config"]["timesteps"] == 256
+    assert run["versions"]["torch"] and run["versions"]["stable-baselines3"]
+    assert run["seeds"]["train"] == 0 and run["seconds"] > 0
 
 
 @pytest.mark.parametrize("algorithm", ["dqn", "a2c"])
@@ -144,12 +148,12 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
 
 def test_bench_is_independent_of_batch_size(default_components):
     env = PersonaInterviewEnv(split="test", personas=None, max_turns=3)
-    from convenv.policies import RoundRobinPolicy
+    from convenv.policies import RandomPolicy, RoundRobinPolicy
 
-    # A RandomPolicy draws per act() call, so compare a policy that does not.
-    a = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=1, progress=False)
-    b = bench.benchmark(env, [RoundRobinPolicy(11)], batch_size=16, progress=False)
-    assert a.rows == b.rows and a.curves == b.curves
+    for make in (lambda: RoundRobinPolicy(11), lambda: RandomPolicy(11, seed=3)):
+        a = bench.benchmark(env, [make()], batch_size=1, progress=False)
+        b = bench.benchmark(env, [make()], batch_size=16, progress=False)
+        assert a.rows == b.rows and a.curves == b.curves
     assert a.episodes == 118 and a.personas == 118
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from convenv.training.lookahead import lookahead_episodes
 from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
 from convenv.training.rollout import EpisodeRecord, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.training.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
 from convenv.training.turn_objective import support_at
 
@@ -430,9 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     from convenv.personachat import load_personas
 
     check_specs(args.policies or [])
+    started = time.time()
     personas = load_personas("test")[: args.limit] if args.limit else None
     results = run_bench(args, personas)
     write_outputs(results, Path(args.out))
+    write_run_manifest(args.out, "bench", vars(args), started,
+                       seeds=[args.seed * 1_000_003 + k for k in (0, 1)])  # fmt: skip
     for result in results:
         print(markdown_table(result) + "\n")
     print(f"wrote {args.out}/results.md, results.json, episodes.csv, differences.csv, curves.png")

@@ -155,6 +155,7 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     """
     from transformers import get_linear_schedule_with_warmup
 
+    run_started = time.time()
     out = Path(config.out)
     resume = latest_checkpoint(out)
     device = resolve_device(config.device)
@@ -230,6 +231,9 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         "device": str(device),
     }
     (out / "finetune_summary.json").write_text(json.dumps(summary, indent=2))
+    from convenv.training.run_manifest import write_run_manifest
+
+    write_run_manifest(out, "finetune", asdict(config), run_started, summary=summary)
     return summary
 
 

@@ -20,6 +20,7 @@ from convenv.training.bench import (
     run_bench,
     write_outputs,
 )
+from convenv.training.run_manifest import write_run_manifest
 from convenv.training.train_policy import TrainConfig, train
 
 # Measured: the authentication reward's mean final support is about 0.6 (genuine
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_bench(bench_args, None)
         write_outputs(results, Path(bench_args.out))
         tables += [markdown_table(r) for r in results]
+    write_run_manifest(out, "main", vars(args), started)
     print("\n\n".join(tables))
     print(f"\ntotal {time.time() - started:.0f} s. Outputs in {out}/")
     return 0

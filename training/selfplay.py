@@ -11,6 +11,7 @@ starts it again. Ctrl-C keeps every finished episode and says how many.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from convenv.training.jsonl import JsonlWriter, read_jsonl
 from convenv.training.policy_specs import LookaheadBound, make_policies
 from convenv.training.rollout import EpisodeRecord, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.training.run_manifest import write_run_manifest
 
 MODES = ("new", "resume", "overwrite")
 
@@ -130,12 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "new" and out.exists() and out.stat().st_size > 0:
         parser.error(f"--out {args.out} already holds episodes; pass --resume or --overwrite")
     env = env_from_arguments(args, args.split, task=args.task)
+    started = time.time()
     try:
         result = selfplay(env, args.policy, args.episodes, out, args.seed, args.n_envs,
                           args.progress, mode)  # fmt: skip
     except SelfPlayInterrupted as stop:
         print(f"convenv selfplay: {stop}")
         return 130
+    write_run_manifest(out.parent, "selfplay", vars(args), started, name=f"{out.stem}.run.json",
+                       written=result.written)  # fmt: skip
     skipped = f" ({result.skipped} seeds were already there)" if result.skipped else ""
     print(f"wrote {result.written} episodes to {args.out}{skipped}")
     return 0

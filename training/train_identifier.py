@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from convenv.errors import InvalidArgumentError
+from convenv.training.run_manifest import write_run_manifest
 from convenv.training.train_policy import add_arguments
 
 # The alignment reuses the retrieval pool's cached sentence embeddings when the
@@ -176,6 +177,7 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
         "resumed": resume,
     }
     (out / "training_config.json").write_text(json.dumps(report, indent=2))
+    write_run_manifest(out, "train-identifier", asdict(config), started, report=report)
     return final
 
 

@@ -19,6 +19,7 @@ from convenv.errors import InvalidArgumentError
 from convenv.interview import NEGATIVE_KINDS, REWARD_MODES
 from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
+from convenv.training.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
 from convenv.vec_env import BatchedDialogVecEnv
 
@@ -218,6 +219,11 @@ def train(config: TrainConfig) -> Path:
     if evaluation.evaluations_results:
         settings["validation_return"] = float(np.mean(evaluation.evaluations_results[-1]))
     (out / "settings.json").write_text(json.dumps(settings, indent=2))
+    write_run_manifest(
+        out, "train", asdict(config), started, seeds={"train": config.seed,
+        "validation": config.seed + 10_000},
+        identifier_encoder=getattr(env.venv.engine.identifier.encoder, "model_id", None),
+    )  # fmt: skip
     env.close()
     eval_env.close()
     return model_path

