@@ -47,3 +47,20 @@ def inference_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+class quiet_model_loading:
+    """Hides transformers' per-load "Loading weights" bar: a user building envs sees
+    one bar per real job, not one per model load."""
+
+    def __enter__(self) -> None:
+        from transformers.utils import logging as hf_logging
+
+        self._was_enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+
+    def __exit__(self, *exc: object) -> None:
+        from transformers.utils import logging as hf_logging
+
+        if self._was_enabled:
+            hf_logging.enable_progress_bar()

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from convenv.agents.base import DialogContext
-from convenv.agents.devices import inference_dtype, resolve_device
+from convenv.agents.devices import inference_dtype, quiet_model_loading, resolve_device
 from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
 from convenv.errors import InvalidArgumentError, ModelUnavailableError
 
@@ -51,10 +51,11 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
             error = OSError("the model hub is not reachable from this machine")
             break
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
-            model = AutoModelForCausalLM.from_pretrained(
-                name, local_files_only=local_only, dtype=dtype, trust_remote_code=False
-            )
+            with quiet_model_loading():
+                tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+                model = AutoModelForCausalLM.from_pretrained(
+                    name, local_files_only=local_only, dtype=dtype, trust_remote_code=False
+                )
             error = None
             break
         except (OSError, ValueError) as err:
@@ -69,6 +70,8 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
         ) from error
     if ensure_special_tokens(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
+    if getattr(model.config, "loss_type", "") is None:  # silences a warning per forward pass
+        model.config.loss_type = "ForCausalLM"
     tokenizer.padding_side = "left"
     model.to(device).eval()
     return tokenizer, model

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from convenv.agents.devices import resolve_device
+from convenv.agents.devices import quiet_model_loading, resolve_device
 from convenv.agents.row_cache import RowCache
 from convenv.errors import MissingDependencyError
 
@@ -58,7 +58,8 @@ class SentenceEncoder:
 
         path = model_name_or_path if model_name_or_path is not None else bundled_minilm_path()
         self.device = resolve_device(device)
-        self.model = SentenceTransformer(str(path), device=str(self.device))
+        with quiet_model_loading():
+            self.model = SentenceTransformer(str(path), device=str(self.device))
         self.model.eval()
         self.model_id = _model_id(path)
         self.dim = int(self.model.get_embedding_dimension())

@@ -89,6 +89,12 @@ def test_finetuning_lowers_loss_changes_weights_and_reloads(tiny_dir, store, tmp
     (question,) = agent.respond([DialogContext(("hi",), goal="ask about pets.")])
     assert "dog" in question or "cat" in question
     assert json.loads((out / "finetune_config.json").read_text())["lr"] == 2e-3
+    tokenizer_config = json.loads((out / "tokenizer_config.json").read_text())
+    assert "local_files_only" not in tokenizer_config
+    n_positions = json.loads((out / "config.json").read_text())["n_positions"]
+    assert tokenizer_config["model_max_length"] == n_positions
+    card = (out / "README.md").read_text()
+    assert f"base_model: {tiny_dir}" in card and "| action |" in card
 
 
 def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from convenv.agents.devices import resolve_device
+from convenv.agents.devices import quiet_model_loading, resolve_device
 from convenv.agents.personagpt import load_personagpt
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
@@ -231,6 +231,7 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         "device": str(device),
     }
     (out / "finetune_summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "README.md").write_text(model_card(config, summary))
     from convenv.training.run_manifest import write_run_manifest
 
     write_run_manifest(out, "finetune", asdict(config), run_started, summary=summary)
@@ -274,8 +275,13 @@ def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -
     target = out / f"{CHECKPOINT_PREFIX}{step}"
     staging = out / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
+    with quiet_model_loading():
+        model.save_pretrained(staging, safe_serialization=True)
     _kill_point("model")
+    # A saved tokenizer says how long its model's inputs may be, and nothing about how
+    # this run happened to load it.
+    tokenizer.model_max_length = context_length(model, config.max_length)
+    tokenizer.init_kwargs.pop("local_files_only", None)
     tokenizer.save_pretrained(staging)
     state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
     torch.save(state, staging / STATE_FILE)
@@ -291,6 +297,61 @@ def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -
     for stale in out.glob(f".{CHECKPOINT_PREFIX}*.tmp-*"):  # left by killed runs
         shutil.rmtree(stale, ignore_errors=True)
     return target
+
+
+def context_length(model, fallback: int) -> int:
+    """The model's context window (GPT-2's ``n_positions``, Llama's
+    ``max_position_embeddings``), or ``fallback``."""
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(model.config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return fallback
+
+
+def model_card(config: FinetuneConfig, summary: dict) -> str:
+    """A Hugging Face model card: base model, data, how it was trained, its numbers."""
+    data = {
+        "actions": f"accepted and corrected questions from the label store `{config.labels}`"
+        + (
+            f", mixed with {config.personachat_dialogs} Persona-Chat train dialogs"
+            if config.personachat_dialogs
+            else ""
+        ),
+        "personachat": f"Persona-Chat train dialogs ({config.personachat_dialogs or 'all'}), "
+        "both speakers' responses, persona in front",
+    }[config.task]
+    losses = summary.get("eval_loss_before", {}), summary.get("eval_loss_after", {})
+    rows = "\n".join(
+        f"| {key} | {losses[0][key]:.3f} | {losses[1].get(key, float('nan')):.3f} |"
+        for key in losses[0]
+    )
+    return f"""---
+base_model: {config.model}
+library_name: transformers
+pipeline_tag: text-generation
+tags: [convenv, personagpt, persona-chat]
+---
+
+# PersonaGPT-format model fine-tuned with convenv
+
+- **Base model:** `{config.model}`
+- **Task:** `{config.task}`; data: {data}.
+- **Input layout:** PersonaGPT's (`<|p2|>` facts `<|sep|><|start|>` history; the
+  interviewer's action prompt `<|act|>` code `<|p1|>` ...), loss on reply tokens only.
+- **Training:** {summary.get("steps")} updates, batch {config.batch_size} × {config.grad_accum},
+  learning rate {config.lr}, seed {config.seed}, device `{summary.get("device")}`.
+
+## Held-out reply loss ({summary.get("eval_examples")} examples)
+
+| part | before | after |
+|---|---|---|
+{rows}
+
+Load with `convenv chat --partner personagpt --model THIS_DIR` or
+`PersonaGPTAgent("THIS_DIR")`. Persona-Chat: Zhang et al. 2018, "Personalizing
+Dialogue Agents: I have a dog, do you have pets too?".
+"""
 
 
 def publish_final(checkpoint: Path, out: Path) -> None:
