@@ -64,3 +64,19 @@ class quiet_model_loading:
 
         if self._was_enabled:
             hf_logging.enable_progress_bar()
+
+
+def set_torch_threads(threads: int) -> int:
+    """Use ``threads`` CPU threads for torch's operators (0: torch's default, one per
+    core); returns the number in use.
+
+    Small networks stepped many times (the policy MLP, the encoder on one short
+    answer) run faster on one thread: a second thread costs more in hand-offs than it
+    saves, and on a busy machine the threads wait for each other (see
+    ``benchmarks/threads.py``).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise InvalidArgumentError(f"threads={threads!r}; pass 0 (all cores) or a positive count.")
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

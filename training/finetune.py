@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from convenv.agents.devices import quiet_model_loading, resolve_device
+from convenv.agents.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.agents.personagpt import load_personagpt
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
@@ -67,6 +67,7 @@ class FinetuneConfig:
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: one per core)"})
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -156,6 +157,7 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     from transformers import get_linear_schedule_with_warmup
 
     run_started = time.time()
+    set_torch_threads(config.threads)
     out = Path(config.out)
     resume = latest_checkpoint(out)
     device = resolve_device(config.device)

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=("identification", "authentication"),
         default=["identification", "authentication"],
     )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: all)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     started = time.time()
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             task=task,
             impostor="mixed",
             threshold=AUTH_THRESHOLD,  # used by authentication only
+            threads=args.threads,
         )
         model = train(config)
         policies = [*DEFAULT_POLICIES[task], str(model)]
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             negatives="random",
             device="auto",
             progress=args.progress,
+            threads=args.threads,
         )
         results = run_bench(bench_args, None)
         write_outputs(results, Path(bench_args.out))

@@ -30,6 +30,12 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
         help="wrong candidate facts: random (convogym) or hard (same topic)",
     )
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0: one per core); 1 is fastest for stepping envs",
+    )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
 
 
@@ -40,7 +46,10 @@ def env_from_arguments(
     task: str = "identification",
     impostor: str = "random",
 ) -> PersonaInterviewEnv:
-    """The env those options describe."""
+    """The env those options describe (and torch's thread count, set before it loads)."""
+    from convenv.agents.devices import set_torch_threads
+
+    set_torch_threads(args.threads)
     return PersonaInterviewEnv(
         split=split,
         task=task,

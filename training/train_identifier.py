@@ -53,6 +53,7 @@ class IdentifierTrainingConfig:
     seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present) or cpu"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: one per core)"})
 
     def __post_init__(self) -> None:
         for name in ("dialogs", "held_out", "batch_size", "eval_steps"):
@@ -91,11 +92,12 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
         SentenceTransformerTrainingArguments,
     )
 
-    from convenv.agents.devices import resolve_device
+    from convenv.agents.devices import resolve_device, set_torch_threads
     from convenv.agents.sentence_encoder import SentenceEncoder
     from convenv.personachat import load_dialogs
     from convenv.training.identifier_data import build_triplets
 
+    set_torch_threads(config.threads)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)

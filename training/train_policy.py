@@ -63,6 +63,9 @@ class TrainConfig:
     model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
     device: str = field(default="auto", metadata={"help": "device of the dialog models"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    threads: int = field(
+        default=1, metadata={"help": "torch CPU threads (0: one per core); 1 is fastest here"}
+    )
     identifier: str | None = field(
         default=None, metadata={"help": "fine-tuned identifier directory (default: zero-shot)"}
     )
@@ -180,6 +183,9 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
 
 def train(config: TrainConfig) -> Path:
     """Train, evaluate on validation personas as it goes, save; returns the model path."""
+    from convenv.agents.devices import set_torch_threads
+
+    set_torch_threads(config.threads)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     env = VecMonitor(
