@@ -66,3 +66,42 @@ def test_review_mode_auto_accepts_confident_proposals(default_components, tmp_pa
     asked = [r for r in records if r.labeller != "auto"]
     assert all(r.verdict == "reject" for r in asked)
     assert len(auto) + len(asked) == len(records)
+
+
+def test_review_never_reproposes_a_decided_question(default_components, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    answers = iter(["r"] * 50)
+    for _ in range(2):  # two sessions with the same seed would draw the same proposals
+        assert label_session.main(["--store", str(path), "--review", "10", "--seed", "0"],
+                                  input_fn=lambda _: next(answers),
+                                  print_fn=lambda _: None) == 0  # fmt: skip
+    records = LabelStore(path).load()
+    pairs = [(r.code, r.proposed) for r in records]
+    assert len(records) == 20 and len(set(pairs)) == 20
+
+
+def test_a_mistyped_code_number_is_refused_without_using_a_turn(default_components, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    script = iter(["42", "3", "", "?!", ""])  # 42: no such code; "?!": not a code either
+    printed = []
+    assert label_session.main(["--store", str(path), "--turns", "1"],
+                              input_fn=lambda _: next(script),
+                              print_fn=printed.append) == 0  # fmt: skip
+    records = LabelStore(path).load()
+    assert [r.code for r in records] == ["ask about marital status."]  # 42 made no new code
+    assert any("no code '42'" in line for line in printed)
+
+
+def test_calibrated_goal_check_and_excluding_auto_labels(default_components, tmp_path):
+    from convenv.training.label_store import LabelledExample
+
+    questions, codes = read_goal_questions()
+    judge = GoalJudge(default_components.encoder)
+    before = judge.temperature
+    fitted = judge.calibrate(questions, codes)
+    assert fitted != before and judge.accuracy(questions, codes) >= 0.88
+    store = LabelStore(tmp_path / "labels.jsonl")
+    store.append(LabelledExample("ask about pets.", "q1?", "q1?", "accept", labeller="auto"))
+    store.append(LabelledExample("ask about pets.", "q2?", "q2?", "accept", labeller="ann"))
+    assert [e.final for e in store.training_examples(exclude_auto=True)] == ["q2?"]
+    assert len(store.training_examples()) == 2

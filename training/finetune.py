@@ -48,6 +48,9 @@ class FinetuneConfig:
     model: str = field(default="af1tang/personaGPT", metadata={"help": "hub name or directory"})
     task: str = field(default="actions", metadata={"help": "actions or personachat"})
     labels: str = field(default="runs/labels.jsonl", metadata={"help": "label store (actions)"})
+    exclude_auto: bool = field(
+        default=False, metadata={"help": "leave out auto-accepted labels (no person saw them)"}
+    )
     personachat_dialogs: int = field(
         default=0, metadata={"help": "Persona-Chat train dialogs to use (mixed in for actions)"}
     )
@@ -94,7 +97,9 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
     examples: list[SupervisedExample] = []
     if config.task == "actions":
         store = LabelStore(config.labels)
-        examples += action_examples(tokenizer, store.training_examples(), config.max_length)
+        examples += action_examples(
+            tokenizer, store.training_examples(config.exclude_auto), config.max_length
+        )
         if not examples:
             raise InvalidArgumentError(
                 f"labels={config.labels!r} holds no accepted or corrected examples; "

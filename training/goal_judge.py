@@ -75,6 +75,26 @@ class GoalJudge:
         """Indices of proposals, most doubtful first (uncertainty sampling)."""
         return [int(i) for i in np.argsort(self.confidence(questions, codes), kind="stable")]
 
+    def calibrate(self, questions: Sequence[str], codes: Sequence[str]) -> float:
+        """Fit the softmax temperature to hand-labelled questions (least negative
+        log-likelihood of their codes over a grid) and use it; returns it.
+
+        Uncalibrated, a sharp temperature calls nearly every proposal 0.99 sure, so
+        an auto-accept threshold would let off-code questions through.
+        """
+        columns = np.array([self._index(c) for c in codes])
+        cosines = self.encoder.encode(list(questions)) @ self._vectors.T
+        best, best_loss = self.temperature, np.inf
+        for temperature in np.geomspace(0.01, 1.0, 60):
+            logits = cosines / temperature
+            logits -= logits.max(axis=1, keepdims=True)
+            log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            loss = -log_probs[np.arange(len(columns)), columns].mean()
+            if loss < best_loss:
+                best, best_loss = float(temperature), loss
+        self.temperature = best
+        return best
+
     def accuracy(self, questions: Sequence[str], codes: Sequence[str]) -> float:
         predicted = self.predict(questions)
         return float(np.mean([p == c for p, c in zip(predicted, codes, strict=True)]))

@@ -18,8 +18,15 @@ import numpy as np
 from convenv.actions import ActionSet, code_from_string
 from convenv.agents.base import DialogContext
 from convenv.personachat import load_personas
-from convenv.training.goal_judge import GoalJudge
-from convenv.training.label_store import LabelledExample, LabelStore
+from convenv.training.goal_judge import GoalJudge, read_goal_questions
+from convenv.training.label_store import AUTO_LABELLER, LabelledExample, LabelStore
+
+
+def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
+    """The goal check with its temperature fitted to the hand-labelled goal questions."""
+    judge = GoalJudge(encoder, actions)
+    judge.calibrate(*read_goal_questions())
+    return judge
 
 
 def teach_interviewer(interviewer, examples) -> int:
@@ -50,7 +57,9 @@ def _decide(
 ) -> LabelledExample:
     print_fn(f"proposed for [{code}]: {proposed}   (goal check {confidence:.2f})")
     if auto_accept is not None and confidence >= auto_accept:
-        example = LabelledExample(code, proposed, proposed, "accept", history, persona, "auto")
+        example = LabelledExample(
+            code, proposed, proposed, "accept", history, persona, AUTO_LABELLER
+        )
         print_fn("  auto-accepted")
     else:
         reply = input_fn("Enter=accept, r=reject, or type the right question> ").strip()
@@ -67,6 +76,16 @@ def _decide(
     return example
 
 
+def code_choice(choice: str, actions: ActionSet) -> str | None:
+    """The code prompt a person picked: a listed number, or a typed new code (text with
+    at least one letter); None for anything else (a number that is not listed)."""
+    if choice.isdigit():
+        return actions[int(choice)].prompt if int(choice) < len(actions) else None
+    if not any(ch.isalpha() for ch in choice):
+        return None
+    return code_from_string(choice).prompt
+
+
 def label_dialog(
     store: LabelStore,
     components,
@@ -80,21 +99,25 @@ def label_dialog(
 ) -> int:
     """Run a labelling dialog; returns how many decisions were stored."""
     actions = ActionSet()
-    judge = GoalJudge(components.identifier.encoder, actions)
+    judge = calibrated_judge(components.identifier.encoder, actions)
     history: list[str] = []
     stored = 0
-    menu = "  ".join(f"{i}:{a.label}" for i, a in enumerate(actions))
-    for turn in range(turns):
-        choice = input_fn(f"{menu}\ncode number, or a new code, Enter to stop> ").strip()
+    menu = " · ".join(f"{i} {a.label.removeprefix('ask about ').removeprefix('talk about ')}"
+                      for i, a in enumerate(actions))  # fmt: skip
+    turn = 0
+    while turn < turns:
+        choice = input_fn(
+            f"[turn {turn + 1}/{turns}] {menu}\ncode number, or a new code, Enter to stop> "
+        ).strip()
         if not choice:
             break
-        code = (
-            actions[int(choice)].prompt
-            if choice.isdigit() and int(choice) < len(actions)
-            else code_from_string(choice).prompt
-        )
+        code = code_choice(choice, actions)
+        if code is None:  # a mistyped number is not a new code, and costs no turn
+            print_fn(f"  no code {choice!r}: pick 0-{len(actions) - 1} or type a new code")
+            continue
+        turn += 1
         (proposed,) = components.interviewer.respond(
-            [DialogContext(tuple(history), goal=code, seed=seed + turn)]
+            [DialogContext(tuple(history), goal=code, seed=seed + turn - 1)]
         )
         confidence = float(judge.confidence([proposed], [code])[0])
         example = _decide(
@@ -131,15 +154,34 @@ def label_review(
     print_fn: Callable[[str], None] = print,
     seed: int = 0,
 ) -> int:
-    """Review ``n`` out-of-dialog proposals, most doubtful first; returns decisions stored."""
+    """Review ``n`` out-of-dialog proposals, most doubtful first; returns decisions stored.
+
+    A proposal already decided in the store (by anyone) or earlier in this session is
+    never shown again: proposals are drawn until ``n`` new ones are found or the
+    interviewer has no more.
+    """
     actions = ActionSet()
-    judge = GoalJudge(components.identifier.encoder, actions)
+    judge = calibrated_judge(components.identifier.encoder, actions)
     rng = np.random.default_rng(seed)
-    codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=n)]
-    seeds = rng.integers(2**31, size=n)
-    proposals = components.interviewer.respond(
-        [DialogContext(goal=c, seed=int(s)) for c, s in zip(codes, seeds, strict=True)]
-    )
+    seen = store.decided()
+    codes: list[str] = []
+    proposals: list[str] = []
+    for _ in range(20):  # rounds of drawing; a small bank may run out of new questions
+        wanted = n - len(proposals)
+        if wanted <= 0:
+            break
+        draw_codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=2 * wanted)]
+        seeds = rng.integers(2**31, size=len(draw_codes))
+        drawn = components.interviewer.respond(
+            [DialogContext(goal=c, seed=int(s)) for c, s in zip(draw_codes, seeds, strict=True)]
+        )
+        for code, question in zip(draw_codes, drawn, strict=True):
+            if (code, question) not in seen and len(proposals) < n:
+                seen.add((code, question))
+                codes.append(code)
+                proposals.append(question)
+    if len(proposals) < n:
+        print_fn(f"only {len(proposals)} proposals were not decided before")
     confidences = judge.confidence(proposals, codes)
     stored = 0
     for i in judge.review_order(proposals, codes):

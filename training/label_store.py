@@ -24,6 +24,8 @@ from convenv.errors import DataFileError, InvalidArgumentError
 from convenv.training.jsonl import end_torn_line, read_jsonl_lines
 
 VERDICTS = ("accept", "correct", "reject")
+# Who "decided" a proposal accepted without a person (above --auto-accept).
+AUTO_LABELLER = "auto"
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,9 @@ class LabelledExample:
         return self.verdict in ("accept", "correct")
 
     def key(self) -> tuple:
-        """Identity for de-duplication (the time of labelling does not count)."""
-        return (self.code, self.final, self.verdict, self.history, self.persona)
+        """Identity for de-duplication (the time of labelling does not count; the
+        proposal does: two rejected proposals are two decisions)."""
+        return (self.code, self.proposed, self.final, self.verdict, self.history, self.persona)
 
     @classmethod
     def from_dict(cls, row: object) -> LabelledExample:
@@ -156,8 +159,18 @@ class LabelStore:
             seen.setdefault(example.key(), example)
         return list(seen.values())
 
-    def training_examples(self) -> list[LabelledExample]:
-        return [e for e in self.load() if e.is_training_example]
+    def training_examples(self, exclude_auto: bool = False) -> list[LabelledExample]:
+        """Accepted and corrected examples; ``exclude_auto`` leaves out the ones a
+        person never saw (auto-accepted, ``labeller == "auto"``)."""
+        return [
+            e
+            for e in self.load()
+            if e.is_training_example and not (exclude_auto and e.labeller == AUTO_LABELLER)
+        ]
+
+    def decided(self) -> set[tuple[str, str]]:
+        """``(code, proposed question)`` pairs already decided, by anyone."""
+        return {(e.code, e.proposed) for e in self.load()}
 
     def export(self, path: Path | str) -> Path:
         """A de-duplicated JSON Lines copy for ``datasets.load_dataset("json", ...)``."""
