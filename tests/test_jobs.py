@@ -250,18 +250,30 @@ def test_interrupted_selfplay_keeps_every_finished_episode(tmp_path, default_com
 
 
 def test_chat_mode_one_with_scripted_person(default_components):
-    answers = iter(["1", "2", "x", ""])
+    answers = iter(["1", "x", "2", "3"])  # "x" is refused and costs no turn
     printed = []
+    prompts = []
+
+    def person(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
     metrics = chat.chat(
         ("i have a dog.", "i work as a nurse."),
         mode=1,
-        turns=5,
+        turns=3,
         components=default_components,
-        input_fn=lambda _: next(answers),
+        input_fn=person,
         print_fn=printed.append,
     )
     text = "\n".join(printed)
-    assert text.count("interviewer:") == 2 and text.count("partner:") == 2
+    assert text.count("interviewer:") == 3 and text.count("partner:") == 3
+    assert [p.split("]")[0] for p in prompts] == [
+        "[turn 1/3",
+        "[turn 2/3",
+        "[turn 2/3",
+        "[turn 3/3",
+    ]
     assert "pick a number" in text and "identifier's ranking" in text
     assert set(metrics) >= {"precision@1", "mrr"}
 

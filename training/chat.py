@@ -55,21 +55,28 @@ def chat(
     rng = np.random.default_rng(seed)
     human = HumanAgent("you> ", input_fn)
     history: list[str] = []
-    for turn in range(turns):
+    menu = " · ".join(
+        f"{i} {a.label.removeprefix('ask about ').removeprefix('talk about ')}"
+        for i, a in enumerate(actions)
+    )
+    turn = 0
+    while turn < turns:
         if mode == 0:
+            print_fn(f"[turn {turn + 1}/{turns}]")
             (question,) = human.respond([DialogContext(tuple(history))])
         else:
-            menu = "  ".join(f"{i}:{a.label}" for i, a in enumerate(actions))
-            choice = input_fn(f"{menu}\ncode> ").strip()
+            choice = input_fn(f"[turn {turn + 1}/{turns}] {menu}\ncode> ").strip()
             if choice in ("", "q", "quit"):
                 break
             if not choice.isdigit() or not 0 <= int(choice) < len(actions):
+                # A bad entry costs no turn.
                 print_fn(f"pick a number in [0, {len(actions) - 1}]")
                 continue
             (question,) = components.interviewer.respond(
                 [DialogContext(tuple(history), goal=actions[int(choice)].prompt, seed=seed + turn)]
             )
             print_fn(f"interviewer: {question}")
+        turn += 1
         if question in ("", "q", "quit"):
             break
         (answer,) = components.partner.respond(
