@@ -157,6 +157,11 @@ def identify_real_dialogs(
                 candidates, truth, _ = pool.draw(persona, n_negatives, rng, hard_encoder)
                 cases.append((dialog.utterances_of(speaker), candidates, truth))
                 clusters.append(k)
+    # Embed every utterance and fact once, with a progress bar and the disk cache:
+    # thousands of sentences take minutes the first time.
+    if callable(getattr(identifier, "warm", None)):
+        identifier.warm([u for said, _, _ in cases for u in said],
+                        [c for _, candidates, _ in cases for c in candidates])  # fmt: skip
     results: dict[int, dict[str, tuple[float, float, float]]] = {}
     for n in n_utterances:
         scores = identifier.score_batch(
