@@ -33,10 +33,10 @@ from convenv.metrics import METRIC_NAMES
 from convenv.policies.ablation import DialogMeanPolicy, ObservationRecorder
 from convenv.policies.base import ActionPolicy
 from convenv.statistics import clustered_bootstrap, difference_of, mean_of
-from convenv.training.fixed_search import FixedSequence, env_settings, search_fixed_sequence
+from convenv.training.fixed_search import FixedSequence, search_fixed_sequence
 from convenv.training.lookahead import lookahead_episodes
 from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
-from convenv.training.rollout import EpisodeRecord, run_episodes
+from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
 from convenv.training.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
@@ -331,7 +331,7 @@ def best_fixed_maker(
             return FixedSequence.load(path).policy(n)
         if cache.exists():
             found = FixedSequence.load(cache)
-            if found.settings == env_settings(env) and found.episodes == episodes:
+            if found.settings == episode_design(env) and found.episodes == episodes:
                 return found.policy(n)
         search_env = env.with_personas("train", training_personas())
         found = search_fixed_sequence(

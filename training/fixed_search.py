@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import DataFileError, InvalidArgumentError
 from convenv.policies.simple import FixedSequencePolicy
-from convenv.training.rollout import run_episodes
+from convenv.training.rollout import episode_design, run_episodes
 from convenv.training.turn_objective import turn_objective
 
 
@@ -55,21 +55,6 @@ class FixedSequence:
             ) from err
         except (json.JSONDecodeError, TypeError) as err:
             raise DataFileError(path, f"not a saved fixed sequence ({err})", "a JSON file") from err
-
-
-def env_settings(env: PersonaInterviewEnv) -> dict:
-    """What a searched sequence depends on: the task and the episode design."""
-    engine = env.engine
-    settings = {
-        "task": engine.task,
-        "max_turns": engine.max_turns,
-        "n_negatives": engine.n_negatives,
-        "reward_metric": engine.reward_metric,
-        "actions": [a.prompt for a in engine.actions],
-    }
-    if engine.task == "authentication":
-        settings.update(asdict(engine.impostors))
-    return settings
 
 
 def search_fixed_sequence(
@@ -111,5 +96,5 @@ def search_fixed_sequence(
         objective=objective,
         episodes=episodes,
         seed=seed,
-        settings=env_settings(env),
+        settings=episode_design(env),
     )

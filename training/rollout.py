@@ -44,6 +44,27 @@ class EpisodeRecord:
         return self.metrics[-1]
 
 
+def episode_design(env: PersonaInterviewEnv) -> dict:
+    """Everything that shapes an env's episodes (not which personas it draws): what a
+    searched baseline depends on and what a self-play file records."""
+    engine = env.engine
+    design = {
+        "task": engine.task,
+        "max_turns": engine.max_turns,
+        "n_negatives": engine.n_negatives,
+        "negatives": engine.negatives,
+        "reward_metric": engine.reward_metric,
+        "reward_mode": engine.reward_mode,
+        "actions": [a.prompt for a in engine.actions],
+        "partner": type(engine.partner).__name__,
+        "interviewer": type(engine.interviewer).__name__,
+        "identifier_encoder": getattr(engine.identifier.encoder, "model_id", None),
+    }
+    if engine.task == "authentication":
+        design.update(asdict(engine.impostors), threshold=engine.threshold)
+    return design
+
+
 def episode_record(
     engine: InterviewEngine,
     episode: InterviewEpisode,

@@ -19,7 +19,7 @@ from convenv.env import PersonaInterviewEnv
 from convenv.errors import ConvenvError, InvalidArgumentError
 from convenv.training.jsonl import JsonlWriter, read_jsonl
 from convenv.training.policy_specs import LookaheadBound, make_policies
-from convenv.training.rollout import EpisodeRecord, run_episodes
+from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
 from convenv.training.run_manifest import write_run_manifest
 
@@ -65,21 +65,7 @@ def selfplay(
     if isinstance(policy, LookaheadBound):
         raise InvalidArgumentError("policy 'lookahead' is offered by convenv bench only.")
     engine = env.engine
-    settings = {
-        "split": env.split,
-        "task": engine.task,
-        "max_turns": engine.max_turns,
-        "n_negatives": engine.n_negatives,
-        "negatives": engine.negatives,
-        "reward_metric": engine.reward_metric,
-        "reward_mode": engine.reward_mode,
-        "partner": type(engine.partner).__name__,
-        "interviewer": type(engine.interviewer).__name__,
-        "identifier_encoder": getattr(engine.identifier.encoder, "model_id", None),
-    }
-    if engine.task == "authentication":
-        settings["impostor"] = engine.impostors.impostor
-        settings["threshold"] = engine.threshold
+    settings = {"split": env.split, **episode_design(env)}
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
     done = {row.get("seed") for row in read_jsonl(out)} if out.exists() else set()
     todo = [s for s in seeds if s not in done]
