@@ -48,6 +48,8 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
     assert code == 0
     settings = json.loads((out / "settings.json").read_text())
     assert settings["algorithm"] == "ppo" and settings["timesteps"] == 256
+    with pytest.raises(ValueError, match="--overwrite"):  # two runs' logs must not mix
+        train_policy.train(train_policy.TrainConfig(out=str(out), timesteps=64))
     with (out / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert "identification/recall@5" in rows[-1]

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             impostor="mixed",
             threshold=AUTH_THRESHOLD,  # used by authentication only
             threads=args.threads,
+            overwrite=True,  # the main job owns its --out and redoes all of it
         )
         model = train(config)
         policies = [*DEFAULT_POLICIES[task], str(model)]
