@@ -99,7 +99,8 @@ class PersonaInterviewEnv(gym.Env):
     differ: the authentication partner (see
     :class:`convenv.authentication.ImpostorDesign`). threshold: the support that
     earns nothing in authentication (returns sum to sign × (support − threshold)).
-    negatives: ``"random"`` wrong facts or ``"hard"`` same-topic ones. identifier: a
+    negatives: ``"random"`` wrong facts or ``"hard"`` same-topic ones (default: random
+    for identification, hard for authentication). identifier: a
     PersonaIdentifier, or the directory of a fine-tuned encoder
     (``convenv train-identifier``).
     """
@@ -127,8 +128,13 @@ class PersonaInterviewEnv(gym.Env):
         impostor: str = "random",
         differ: int = 2,
         threshold: float = 0.5,
-        negatives: str = "random",
+        negatives: str | None = None,
     ) -> None:
+        if negatives is None:
+            # Authentication scores identity, not topic: same-topic wrong facts make
+            # "i have a cat" stop supporting a claimed "i have a dog". Identification
+            # keeps convogym's random negatives.
+            negatives = "hard" if task == "authentication" else "random"
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidArgumentError(
                 f"render_mode={render_mode!r}; pass None or one of {self.metadata['render_modes']}."

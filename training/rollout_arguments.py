@@ -26,8 +26,9 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--negatives",
         choices=("random", "hard"),
-        default="random",
-        help="wrong candidate facts: random (convogym) or hard (same topic)",
+        default=None,
+        help="wrong candidate facts: random (convogym) or hard (same topic); "
+        "default: random for identification, hard for authentication",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument(

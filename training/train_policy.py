@@ -73,8 +73,13 @@ class TrainConfig:
     identifier: str | None = field(
         default=None, metadata={"help": "fine-tuned identifier directory (default: zero-shot)"}
     )
-    negatives: str = field(
-        default="random", metadata={"help": "wrong candidate facts", "choices": NEGATIVE_KINDS}
+    negatives: str | None = field(
+        default=None,
+        metadata={
+            "help": "wrong candidate facts (default: random for identification, hard for "
+            "authentication)",
+            "choices": NEGATIVE_KINDS,
+        },
     )
     learning_rate: float | None = field(
         default=None, metadata={"help": "optimizer step size (default: per algorithm and task)"}
