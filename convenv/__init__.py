@@ -22,7 +22,13 @@ ENV_IDS = {
 
 for _env_id, _kwargs in ENV_IDS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point="convenv.env:PersonaInterviewEnv", kwargs=_kwargs)
+        register(
+            id=_env_id,
+            entry_point="convenv.env:PersonaInterviewEnv",
+            # gym.make_vec(id, num_envs) steps every env in one batched engine call.
+            vector_entry_point="convenv.vector:BatchedInterviewVectorEnv",
+            kwargs=_kwargs,
+        )
 
 
 def __getattr__(name: str):
@@ -35,6 +41,10 @@ def __getattr__(name: str):
         from convenv.vec_env import BatchedDialogVecEnv
 
         return BatchedDialogVecEnv
+    if name == "BatchedInterviewVectorEnv":
+        from convenv.vector import BatchedInterviewVectorEnv
+
+        return BatchedInterviewVectorEnv
     raise AttributeError(f"module 'convenv' has no attribute {name!r}")
 
 
@@ -45,6 +55,7 @@ __all__ = [
     "ActionCode",
     "ActionSet",
     "BatchedDialogVecEnv",
+    "BatchedInterviewVectorEnv",
     "ConvenvError",
     "DataFileError",
     "InvalidArgumentError",

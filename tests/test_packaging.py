@@ -131,4 +131,4 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None:
         work,
     )  # fmt: skip
     assert "| random |" in table
-    assert (work / "bench" / "results.csv").exists()
+    assert (work / "bench" / "episodes.csv").exists() and (work / "bench" / "run.json").exists()
