@@ -66,17 +66,31 @@ class quiet_model_loading:
             hf_logging.enable_progress_bar()
 
 
+def free_cores() -> int:
+    """Cores not busy with other work (cores minus the 1-minute load average), at least 1."""
+    import os
+
+    cores = os.cpu_count() or 1
+    try:
+        busy = int(round(os.getloadavg()[0]))
+    except OSError:  # no load average on this platform
+        busy = 0
+    return max(1, min(cores, cores - busy))
+
+
 def set_torch_threads(threads: int) -> int:
-    """Use ``threads`` CPU threads for torch's operators (0: torch's default, one per
-    core); returns the number in use.
+    """Use ``threads`` CPU threads for torch's operators (0: the cores not busy with
+    other work); returns the number in use.
 
     Small networks stepped many times (the policy MLP, the encoder on one short
     answer) run faster on one thread: a second thread costs more in hand-offs than it
-    saves, and on a busy machine the threads wait for each other (see
-    ``benchmarks/threads.py``).
+    saves. Larger products (fine-tuning a language model) share well between idle
+    cores, but threads that must wait for a core taken by another process slow every
+    step (measured in ``benchmarks/threads.py``), hence the load-aware 0.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise InvalidArgumentError(f"threads={threads!r}; pass 0 (all cores) or a positive count.")
-    if threads:
-        torch.set_num_threads(threads)
+        raise InvalidArgumentError(
+            f"threads={threads!r}; pass 0 (the free cores) or a positive count."
+        )
+    torch.set_num_threads(threads or free_cores())
     return torch.get_num_threads()

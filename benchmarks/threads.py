@@ -40,7 +40,7 @@ def train_rate() -> float:
     return 16_384 / (time.perf_counter() - started)
 
 
-def finetune_rate() -> float:
+def finetune_rate(n_layer: int, n_embd: int, steps: int) -> float:
     from convenv.agents.tiny_personagpt import build_tiny_personagpt
     from convenv.personachat import load_dialogs
     from convenv.training.finetune import FinetuneConfig, finetune
@@ -48,15 +48,23 @@ def finetune_rate() -> float:
     dialogs = load_dialogs("train")[:200]
     text = [t for d in dialogs for t in (*d.turns, *d.persona1, *d.persona2)]
     work = tempfile.mkdtemp()
-    directory = build_tiny_personagpt(f"{work}/tiny", text, vocab_size=2000)
+    directory = build_tiny_personagpt(f"{work}/lm", text, vocab_size=2000, n_layer=n_layer,
+                                      n_embd=n_embd)  # fmt: skip
     config = FinetuneConfig(
         model=str(directory), task="personachat", personachat_dialogs=200, out=f"{work}/out",
-        max_steps=40, batch_size=8, max_length=256, device="cpu", progress=False,
+        max_steps=steps, batch_size=8, max_length=256, device="cpu", progress=False,
+        threads=0,  # keep the thread count the child set
     )  # fmt: skip
     return finetune(config)["tokens_per_second"]
 
 
-JOBS = {"train": (train_rate, "env steps/s"), "finetune": (finetune_rate, "tokens/s")}
+JOBS = {
+    "train": (train_rate, "env steps/s"),
+    # The 2-layer test stand-in, and a 6-layer, 512-wide GPT-2 (~25M parameters) whose
+    # matrix products are large enough to share between threads.
+    "finetune-tiny": (lambda: finetune_rate(2, 64, 40), "tokens/s"),
+    "finetune-25M": (lambda: finetune_rate(6, 512, 8), "tokens/s"),
+}
 
 
 def child(job: str, threads: int) -> None:

@@ -65,7 +65,7 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "device of the dialog models"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     threads: int = field(
-        default=1, metadata={"help": "torch CPU threads (0: one per core); 1 is fastest here"}
+        default=1, metadata={"help": "torch CPU threads (0: the free cores); 1 is fastest here"}
     )
     overwrite: bool = field(
         default=False, metadata={"help": "replace an earlier run in --out (else refuse)"}
