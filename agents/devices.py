@@ -72,7 +72,7 @@ def free_cores() -> int:
 
     cores = os.cpu_count() or 1
     try:
-        busy = int(round(os.getloadavg()[0]))
+        busy = round(os.getloadavg()[0])
     except OSError:  # no load average on this platform
         busy = 0
     return max(1, min(cores, cores - busy))

@@ -70,7 +70,9 @@ class FinetuneConfig:
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: the cores not busy with other work)"})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: the cores not busy with other work)"}
+    )
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

@@ -35,7 +35,8 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=1,
-        help="torch CPU threads (0: the cores not busy with other work); 1 is fastest for stepping envs",
+        help="torch CPU threads (0: the cores not busy with other work); "
+        "1 is fastest for stepping envs",
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
 

@@ -53,7 +53,9 @@ class IdentifierTrainingConfig:
     seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present) or cpu"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: the cores not busy with other work)"})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: the cores not busy with other work)"}
+    )
 
     def __post_init__(self) -> None:
         for name in ("dialogs", "held_out", "batch_size", "eval_steps"):
