@@ -7,9 +7,8 @@ so they load on first use: ``from convenv.agents import PersonaGPTAgent``.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from convenv.agents.base import DialogAgent, DialogContext
+from convenv.lazy import lazy_attributes
 
 # Public name → module that defines it (imported when first asked for).
 _LAZY = {
@@ -22,11 +21,7 @@ _LAZY = {
     "build_tiny_personagpt": "convenv.agents.tiny_personagpt",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'convenv.agents' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["DialogAgent", "DialogContext", *_LAZY]

@@ -6,6 +6,7 @@ from gymnasium.envs.registration import register, registry
 
 from convenv.actions import DEFAULT_ACTIONS, ActionCode, ActionSet
 from convenv.errors import ConvenvError, DataFileError, InvalidArgumentError, ModelUnavailableError
+from convenv.lazy import lazy_attributes
 from convenv.metrics import METRIC_NAMES, ranking_metrics
 
 __version__ = "0.1.0"
@@ -31,21 +32,15 @@ for _env_id, _kwargs in ENV_IDS.items():
         )
 
 
-def __getattr__(name: str):
-    # The env pulls in torch-backed agents only when asked for.
-    if name == "PersonaInterviewEnv":
-        from convenv.env import PersonaInterviewEnv
-
-        return PersonaInterviewEnv
-    if name == "BatchedDialogVecEnv":
-        from convenv.vec_env import BatchedDialogVecEnv
-
-        return BatchedDialogVecEnv
-    if name == "BatchedInterviewVectorEnv":
-        from convenv.vector import BatchedInterviewVectorEnv
-
-        return BatchedInterviewVectorEnv
-    raise AttributeError(f"module 'convenv' has no attribute {name!r}")
+# The envs pull in torch-backed agents only when asked for.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "PersonaInterviewEnv": "convenv.env",
+        "BatchedDialogVecEnv": "convenv.vec_env",
+        "BatchedInterviewVectorEnv": "convenv.vector",
+    },
+)
 
 
 __all__ = [

@@ -6,7 +6,7 @@ convenv.training`` stays cheap: ``from convenv.training import LabelStore``.
 
 from __future__ import annotations
 
-from importlib import import_module
+from convenv.lazy import lazy_attributes
 
 _LAZY = {
     "LabelStore": "convenv.training.label_store",
@@ -27,11 +27,7 @@ _LAZY = {
     "GoalJudge": "convenv.training.goal_judge",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'convenv.training' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)
