@@ -26,6 +26,10 @@ SUBCOMMANDS = {
         "convenv.training.train_identifier",
         "fine-tune the identifier's encoder on Persona-Chat train dialogs",
     ),
+    "fidelity": (
+        "convenv.fidelity_cli",
+        "the partner replayed in people's place on validation dialogs",
+    ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }
 

@@ -32,13 +32,13 @@ from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES
 from convenv.policies.ablation import DialogMeanPolicy, ObservationRecorder
 from convenv.policies.base import ActionPolicy
+from convenv.run_manifest import write_run_manifest
 from convenv.statistics import clustered_bootstrap, difference_of, mean_of
 from convenv.training.fixed_search import FixedSequence, search_fixed_sequence
 from convenv.training.lookahead import lookahead_episodes
 from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
 from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
-from convenv.training.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
 from convenv.training.turn_objective import support_at
 

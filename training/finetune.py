@@ -241,7 +241,7 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     }
     (out / "finetune_summary.json").write_text(json.dumps(summary, indent=2))
     (out / "README.md").write_text(model_card(config, summary))
-    from convenv.training.run_manifest import write_run_manifest
+    from convenv.run_manifest import write_run_manifest
 
     write_run_manifest(out, "finetune", asdict(config), run_started, summary=summary)
     return summary

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 from convenv.authentication import IMPOSTOR_KINDS
+from convenv.run_manifest import write_run_manifest
 from convenv.training.bench import (
     DEFAULT_POLICIES,
     markdown_table,
     run_bench,
     write_outputs,
 )
-from convenv.training.run_manifest import write_run_manifest
 from convenv.training.train_policy import TrainConfig, train
 
 # Measured: the authentication reward's mean final support is about 0.6 (genuine

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import ConvenvError, InvalidArgumentError
+from convenv.run_manifest import write_run_manifest
 from convenv.training.jsonl import JsonlWriter, read_jsonl
 from convenv.training.policy_specs import LookaheadBound, make_policies
 from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
-from convenv.training.run_manifest import write_run_manifest
 
 MODES = ("new", "resume", "overwrite")
 

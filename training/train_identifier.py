@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from convenv.errors import InvalidArgumentError
-from convenv.training.run_manifest import write_run_manifest
+from convenv.run_manifest import write_run_manifest
 from convenv.training.train_policy import add_arguments
 
 # The alignment reuses the retrieval pool's cached sentence embeddings when the

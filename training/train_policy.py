@@ -20,7 +20,7 @@ from convenv.errors import InvalidArgumentError
 from convenv.interview import NEGATIVE_KINDS, REWARD_MODES
 from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
-from convenv.training.run_manifest import write_run_manifest
+from convenv.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
 from convenv.vec_env import BatchedDialogVecEnv
 

@@ -1,0 +1,150 @@
+"""How faithfully a partner stands in for the people it imitates.
+
+The ConvAI2 validation dialogs are replayed: at every turn of a speaker (after the
+first utterance of the dialog), the partner gets that speaker's persona and the real
+dialog so far, and answers in the speaker's place. Its answers and the speaker's own
+are then measured the same way, side by side:
+
+- identification after 2 / 4 / 8 answers (precision@1, recall@5, MRR) over the same
+  candidates (the persona's facts plus ``n_negatives`` random others);
+- reveal rate: the share of the persona's facts that some answer sentence states
+  (cosine ≥ ``threshold`` with the fact);
+- wrong-candidate rate: the share of answer sentences that match a wrong candidate;
+- relevance: the cosine between an answer and the utterance it answers.
+
+Intervals resample dialogs (both speakers of a dialog together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from convenv.agents.base import DialogContext
+from convenv.identifier import split_sentences
+from convenv.metrics import ranking_metrics
+from convenv.personachat import Dialog, fact_pool
+from convenv.reference import CandidatePool
+from convenv.statistics import clustered_bootstrap, mean_of
+
+# A sentence this close to a fact states it (the identifier's own scale, MiniLM).
+REVEAL_SIMILARITY = 0.5
+FIGURES = ("precision@1", "recall@5", "mrr")
+
+
+@dataclass
+class ReplayCase:
+    """One speaker of one dialog: what the person said and what the partner said instead."""
+
+    dialog: int
+    persona: tuple[str, ...]
+    questions: list[str]  # the utterance each answer replies to
+    human: list[str]
+    partner: list[str]
+    candidates: tuple[str, ...] = ()
+    truth: np.ndarray | None = None
+
+
+def replay(
+    partner,
+    dialogs: Sequence[Dialog],
+    max_answers: int = 8,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> list[ReplayCase]:
+    """The partner's answers in place of each speaker, on the real dialog history."""
+    cases: list[ReplayCase] = []
+    contexts: list[DialogContext] = []
+    for k, dialog in enumerate(dialogs):
+        for speaker in (1, 2):
+            persona = dialog.persona_of(speaker)
+            if not persona:
+                continue
+            case = ReplayCase(k, persona, [], [], [])
+            for j in range(speaker - 1, len(dialog.turns), 2):
+                if j == 0:
+                    continue  # the dialog's opener answers nothing
+                if len(case.human) == max_answers:
+                    break
+                case.questions.append(dialog.turns[j - 1])
+                case.human.append(dialog.turns[j])
+                contexts.append(DialogContext(tuple(dialog.turns[:j]), persona=persona, seed=j))
+            cases.append(case)
+    answers: list[str] = []
+    bar = tqdm(total=len(contexts), desc="partner answers", disable=not progress)
+    for start in range(0, len(contexts), batch_size):
+        answers += partner.respond(contexts[start : start + batch_size])
+        bar.update(min(batch_size, len(contexts) - start))
+    bar.close()
+    position = 0
+    for case in cases:
+        case.partner = answers[position : position + len(case.human)]
+        position += len(case.human)
+    return cases
+
+
+def _share(matrix: np.ndarray, axis: int, threshold: float) -> float:
+    return float((matrix >= threshold).any(axis=axis).mean()) if matrix.size else 0.0
+
+
+def measure(
+    cases: Sequence[ReplayCase],
+    identifier,
+    n_answers: Sequence[int] = (2, 4, 8),
+    n_negatives: int = 20,
+    seed: int = 0,
+    threshold: float = REVEAL_SIMILARITY,
+    resamples: int = 1000,
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``{figure: {"human": (mean, low, high), "partner": (...)}}`` for every figure."""
+    rng = np.random.default_rng(seed)
+    pool = CandidatePool(fact_pool([c.persona for c in cases]))
+    for case in cases:  # one draw per case, shared by the person and the partner
+        case.candidates, case.truth, _ = pool.draw(case.persona, n_negatives, rng)
+    encoder = identifier.encoder
+    clusters = [c.dialog for c in cases]
+    per_case: dict[str, dict[str, list[float]]] = {}
+    for who in ("human", "partner"):
+        said = [getattr(c, who) for c in cases]
+        for n in n_answers:
+            scores = identifier.score_batch([s[:n] for s in said], [c.candidates for c in cases])
+            rows = [ranking_metrics(s, c.truth) for s, c in zip(scores, cases, strict=True)]
+            for metric in FIGURES:
+                per_case.setdefault(f"{metric} after {n}", {})[who] = [r[metric] for r in rows]
+        reveal, wrong, relevance = [], [], []
+        for case, answers in zip(cases, said, strict=True):
+            sentences = [t for a in answers for t in split_sentences(a)] or [""]
+            vectors = encoder.encode(sentences)
+            facts = encoder.encode(list(case.persona))
+            negatives = [c for c, t in zip(case.candidates, case.truth, strict=True) if not t]
+            reveal.append(_share(facts @ vectors.T, 1, threshold))
+            wrong.append(_share(vectors @ encoder.encode(negatives).T, 1, threshold))
+            relevance.append(
+                float(
+                    np.mean((encoder.encode(answers) * encoder.encode(case.questions)).sum(axis=1))
+                )
+            )
+        per_case.setdefault("reveal rate", {})[who] = reveal
+        per_case.setdefault("wrong-candidate rate", {})[who] = wrong
+        per_case.setdefault("relevance", {})[who] = relevance
+    return {
+        figure: {
+            who: clustered_bootstrap(mean_of(values), clusters, resamples, seed=seed)
+            for who, values in by_who.items()
+        }
+        for figure, by_who in per_case.items()
+    }
+
+
+def markdown_table(results: dict[str, dict[str, tuple[float, float, float]]], name: str) -> str:
+    """People beside the partner, ``mean [low, high]``, one row per figure."""
+    lines = [f"| figure | people | {name} |", "|---|---|---|"]
+    for figure, by_who in results.items():
+        cells = [
+            f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in (by_who["human"], by_who["partner"])
+        ]
+        lines.append(f"| {figure} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

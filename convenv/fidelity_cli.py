@@ -1,0 +1,87 @@
+"""``convenv fidelity``: the partner measured against the people it stands in for.
+
+Replays the ConvAI2 validation dialogs with the partner answering in each speaker's
+place (see :mod:`convenv.fidelity`) and prints, beside the people's own answers, the
+identification, reveal, wrong-candidate and relevance figures with 95% intervals.
+Writes ``fidelity.md``, ``fidelity.json`` and ``fidelity.png`` (identification
+against answers, people vs partner) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from convenv.fidelity import FIGURES, markdown_table, measure, replay
+from convenv.personachat import load_dialogs
+
+
+def plot(results: dict, name: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted({int(f.rsplit(" ", 1)[1]) for f in results if f.startswith("precision@1")})
+    figure, axes = plt.subplots(1, len(FIGURES), figsize=(4.2 * len(FIGURES), 3.6))
+    for axis, metric in zip(axes, FIGURES, strict=True):
+        for who, label, colour in (("human", "people", "tab:blue"), ("partner", name, "tab:red")):
+            values = [results[f"{metric} after {n}"][who] for n in counts]
+            axis.plot(counts, [v[0] for v in values], "-o", color=colour, label=label)
+            axis.fill_between(
+                counts, [v[1] for v in values], [v[2] for v in values], color=colour, alpha=0.15
+            )
+        axis.set_xlabel("answers heard")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.suptitle("Identification from people's answers vs the partner's (95% intervals)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="convenv fidelity",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--partner", default="retrieval", choices=("retrieval", "personagpt"))
+    parser.add_argument("--model", default=None, help="PersonaGPT hub name or directory")
+    parser.add_argument("--identifier", default=None, help="fine-tuned identifier directory")
+    parser.add_argument("--limit", type=int, default=None, help="first N validation dialogs")
+    parser.add_argument("--answers", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: free)")
+    parser.add_argument("--out", default="runs/fidelity", help="output directory")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+    from convenv.actions import ActionSet
+    from convenv.agent_choice import resolve_agents
+    from convenv.agents.devices import set_torch_threads
+
+    started = time.time()
+    set_torch_threads(args.threads)
+    partner, _, identifier = resolve_agents(
+        args.partner, "retrieval", args.identifier, ActionSet(), args.model, args.device
+    )
+    dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
+    cases = replay(partner, dialogs, max(args.answers), progress=args.progress)
+    results = measure(cases, identifier, args.answers, seed=args.seed)
+    name = args.partner if args.model is None else f"{args.partner} ({args.model})"
+    table = markdown_table(results, name)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fidelity.md").write_text(table + "\n")
+    (out / "fidelity.json").write_text(json.dumps(results, indent=2))
+    plot(results, name, out / "fidelity.png")
+    from convenv.run_manifest import write_run_manifest
+
+    write_run_manifest(out, "fidelity", vars(args), started, dialogs=len(dialogs))
+    print(f"{len(dialogs)} validation dialogs, {len(cases)} speakers\n{table}")
+    print(f"wrote {out}/fidelity.md, fidelity.json, fidelity.png")
+    return 0
