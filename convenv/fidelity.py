@@ -10,7 +10,9 @@ are then measured the same way, side by side:
 - reveal rate: the share of the persona's facts that some answer sentence states
   (cosine ≥ ``threshold`` with the fact);
 - wrong-candidate rate: the share of answer sentences that match a wrong candidate;
-- relevance: the cosine between an answer and the utterance it answers.
+- relevance: the cosine between an answer and the utterance it answers;
+- contradiction and entailment rates: the share of answers the consistency judge
+  (:mod:`convenv.consistency`) finds contradict or entail the persona.
 
 Intervals resample dialogs (both speakers of a dialog together).
 """
@@ -98,6 +100,7 @@ def measure(
     seed: int = 0,
     threshold: float = REVEAL_SIMILARITY,
     resamples: int = 1000,
+    judge=None,
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
     """``{figure: {"human": (mean, low, high), "partner": (...)}}`` for every figure."""
     rng = np.random.default_rng(seed)
@@ -130,6 +133,17 @@ def measure(
         per_case.setdefault("reveal rate", {})[who] = reveal
         per_case.setdefault("wrong-candidate rate", {})[who] = wrong
         per_case.setdefault("relevance", {})[who] = relevance
+        if judge is not None:
+            verdicts = [
+                [judge.judge(c.persona, a) for a in s] for c, s in zip(cases, said, strict=True)
+            ]
+            for label, figure in (
+                ("contradict", "contradiction rate"),
+                ("entail", "entailment rate"),
+            ):
+                per_case.setdefault(figure, {})[who] = [
+                    float(np.mean([v == label for v in case])) if case else 0.0 for case in verdicts
+                ]
     return {
         figure: {
             who: clustered_bootstrap(mean_of(values), clusters, resamples, seed=seed)

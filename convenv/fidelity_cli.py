@@ -70,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         args.partner, "retrieval", args.identifier, ActionSet(), args.model, args.device
     )
     dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
+    from convenv.consistency import ConsistencyJudge
+    from convenv.personachat import fact_pool, load_personas
+
+    judge = ConsistencyJudge(identifier.encoder, fact_pool(load_personas("train")))
     cases = replay(partner, dialogs, max(args.answers), progress=args.progress)
-    results = measure(cases, identifier, args.answers, seed=args.seed)
+    results = measure(cases, identifier, args.answers, seed=args.seed, judge=judge)
     name = args.partner if args.model is None else f"{args.partner} ({args.model})"
     table = markdown_table(results, name)
     out = Path(args.out)

@@ -1,0 +1,162 @@
+"""Does an answer entail, contradict or say nothing about the speaker's persona?
+
+The judge compares each answer sentence with the speaker's own facts *and* with the
+same-topic facts of other personas (the hard negatives of each own fact). An answer
+that is about an own fact's topic but matches another persona's version of it
+better ("i have a cat" for "i have a dog") contradicts; one that matches the own
+fact best entails; anything else is neutral. Its three thresholds are fitted to
+``data/consistency.csv`` (300 hand-labelled answers of train-persona episodes); the
+fit and its held-out accuracy come from :func:`fit_judge`.
+
+Known blind spot: negation. "i do not have any children" sits close to "i have two
+kids" in embedding space, so the judge calls it neutral or even entailment; only a
+model that reads both sentences together (an NLI cross-encoder) would catch it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+from convenv.data import data_file
+from convenv.errors import DataFileError
+from convenv.identifier import split_sentences
+from convenv.reference import CandidatePool
+
+LABELS = ("entail", "neutral", "contradict")
+CONSISTENCY_SET = data_file("consistency.csv")
+
+
+@dataclass(frozen=True)
+class LabelledAnswer:
+    persona: tuple[str, ...]
+    question: str
+    answer: str
+    label: str
+
+
+def read_consistency_set(path: Path | str = CONSISTENCY_SET) -> list[LabelledAnswer]:
+    """The hand-labelled (persona, question, answer, label) rows; facts joined by " | "."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or set(rows[0]) != {"persona", "question", "answer", "label"}:
+        raise DataFileError(path, "wrong columns", "a CSV with persona,question,answer,label")
+    bad = [i for i, r in enumerate(rows, start=2) if r["label"] not in LABELS]
+    if bad:
+        raise DataFileError(path, f"unknown labels on lines {bad[:5]}", f"labels {LABELS}")
+    return [
+        LabelledAnswer(tuple(r["persona"].split(" | ")), r["question"], r["answer"], r["label"])
+        for r in rows
+    ]
+
+
+@dataclass
+class Evidence:
+    """How an answer relates to one persona: the best own-fact similarity and the best
+    similarity to another persona's same-topic fact, for the own fact it is nearest."""
+
+    own: float
+    other: float
+
+
+class ConsistencyJudge:
+    """Entail / neutral / contradict from sentence embeddings.
+
+    Args:
+        encoder: Unit-vector sentence encoder (``encode``).
+        facts: The fact pool other personas' same-topic facts come from (train facts).
+        entail: Own-fact similarity from which an answer states the fact.
+        topic: Similarity from which an answer is about a fact's topic at all.
+        margin: How much closer another persona's fact must be to count as a contradiction.
+    """
+
+    def __init__(
+        self,
+        encoder,
+        facts: Sequence[str],
+        # Fitted to data/consistency.csv (fit_judge); held out (2-fold): accuracy 0.66,
+        # macro-F1 0.57, contradiction recall 0.50 at precision 0.27.
+        entail: float = 0.4,
+        topic: float = 0.65,
+        margin: float = 0.13,
+    ) -> None:
+        self.encoder = encoder
+        self.pool = CandidatePool(facts)
+        self.entail, self.topic, self.margin = entail, topic, margin
+
+    def evidence(self, persona: Sequence[str], answer: str) -> Evidence:
+        sentences = list(split_sentences(answer)) or [answer]
+        said = self.encoder.encode(sentences)
+        own = self.encoder.encode(list(persona)) @ said.T  # (facts, sentences)
+        best = int(own.max(axis=1).argmax())
+        rows = self.pool._nearest([persona[best]], self.encoder)
+        mine = set(persona)
+        others = [self.pool.facts[r] for r in rows if self.pool.facts[r] not in mine]
+        other = float((self.encoder.encode(others) @ said.T).max()) if others else -1.0
+        return Evidence(float(own.max()), other)
+
+    def decide(self, evidence: Evidence) -> str:
+        if max(evidence.own, evidence.other) < self.topic:
+            return "neutral"  # not about any of the persona's topics
+        if evidence.other - evidence.own > self.margin:
+            return "contradict"
+        return "entail" if evidence.own >= self.entail else "neutral"
+
+    def judge(self, persona: Sequence[str], answer: str) -> str:
+        return self.decide(self.evidence(persona, answer))
+
+
+def scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro-F1 over the three labels, and contradiction recall and precision."""
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    f1 = []
+    for label in LABELS:
+        said, real = predicted == label, truth == label
+        hits = (said & real).sum()
+        precision, recall = hits / max(said.sum(), 1), hits / max(real.sum(), 1)
+        f1.append(0.0 if hits == 0 else 2 * precision * recall / (precision + recall))
+    said, real = predicted == "contradict", truth == "contradict"
+    return {
+        "accuracy": float((truth == predicted).mean()),
+        "macro_f1": float(np.mean(f1)),
+        "contradiction_recall": float((said & real).sum() / max(real.sum(), 1)),
+        "contradiction_precision": float((said & real).sum() / max(said.sum(), 1)),
+    }
+
+
+def fit_judge(judge: ConsistencyJudge, rows: Sequence[LabelledAnswer]) -> dict[str, float]:
+    """Fit the thresholds on ``rows`` (grid search for macro-F1: every label counts,
+    not just the common neutral one) and set them; returns the fitted values and
+    their scores on ``rows``."""
+    evidence = [judge.evidence(r.persona, r.answer) for r in rows]
+    truth = [r.label for r in rows]
+    best, best_value = None, -np.inf
+    grid = product(
+        np.arange(0.4, 0.85, 0.025), np.arange(0.3, 0.7, 0.025), np.arange(-0.05, 0.15, 0.01)
+    )
+    for entail, topic, margin in grid:
+        judge.entail, judge.topic, judge.margin = entail, topic, margin
+        s = scores(truth, [judge.decide(e) for e in evidence])
+        value = s["macro_f1"]
+        if value > best_value:
+            best, best_value = (entail, topic, margin), value
+    judge.entail, judge.topic, judge.margin = (float(v) for v in best)
+    fitted = scores(truth, [judge.decide(e) for e in evidence])
+    return {"entail": judge.entail, "topic": judge.topic, "margin": judge.margin, **fitted}
+
+
+def held_out_scores(judge: ConsistencyJudge, rows: Sequence[LabelledAnswer], folds: int = 2):
+    """Scores of thresholds fitted on the other folds (how well the fit generalises)."""
+    truth, predicted = [], []
+    for k in range(folds):
+        train = [r for i, r in enumerate(rows) if i % folds != k]
+        test = [r for i, r in enumerate(rows) if i % folds == k]
+        fit_judge(judge, train)
+        truth += [r.label for r in test]
+        predicted += [judge.judge(r.persona, r.answer) for r in test]
+    return scores(truth, predicted)
