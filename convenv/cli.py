@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 # Subcommand → module with a main(argv); imported only when used (training depends on
@@ -32,6 +33,12 @@ SUBCOMMANDS = {
     ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
 }
+
+
+def plain(docstring: str | None) -> str:
+    """A module docstring as --help text: reST markup (``code``, :class:`X`) made plain."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", docstring or "")
+    return text.replace("``", "")
 
 
 def usage() -> str:

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from convenv.cli import plain
 from convenv.fidelity import FIGURES, markdown_table, measure, replay
 from convenv.personachat import load_dialogs
 
@@ -46,7 +47,7 @@ def plot(results: dict, name: str, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv fidelity",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--partner", default="retrieval", choices=("retrieval", "personagpt"))

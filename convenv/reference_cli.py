@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from convenv.cli import plain
 from convenv.identifier import AGGREGATIONS, PersonaIdentifier
 from convenv.metrics import METRIC_NAMES
 from convenv.personachat import load_dialogs
@@ -31,7 +32,7 @@ def table(rows: dict[str, dict[int, dict[str, tuple[float, float, float]]]]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv reference",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--aggregation", default="max", choices=AGGREGATIONS)

@@ -55,3 +55,16 @@ def test_version_and_help(capsys):
     assert capsys.readouterr().out.startswith("convenv ")
     assert cli.main(["--help"]) == 0
     assert "train-identifier" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
+def test_every_help_is_plain_text_with_defaults(command, capsys):
+    import importlib
+
+    module = importlib.import_module(cli.SUBCOMMANDS[command][0])
+    with pytest.raises(SystemExit) as done:
+        module.main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and ":class:" not in text and ":func:" not in text
+    assert "(default:" in text

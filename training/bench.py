@@ -27,6 +27,7 @@ from convenv.authentication_metrics import (
     equal_error_rate,
     roc_auc,
 )
+from convenv.cli import plain
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES
@@ -413,7 +414,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv bench",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(

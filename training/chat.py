@@ -16,6 +16,7 @@ import numpy as np
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.agents.human import HumanAgent
+from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import rank_order, ranking_metrics
 from convenv.personachat import as_persona, fact_pool, load_personas
@@ -102,7 +103,7 @@ def main(
 ) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv chat",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--mode", type=int, default=1, choices=[0, 1])

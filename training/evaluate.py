@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent
+from convenv.cli import plain
 from convenv.personachat import Dialog, load_dialogs
 from convenv.training.finetune import evaluate_loss
 from convenv.training.finetune_data import personachat_examples
@@ -93,7 +94,7 @@ def evaluate_model(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv evaluate",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", default="af1tang/personaGPT", help="hub name or directory")

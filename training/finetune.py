@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from convenv.agents.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.agents.personagpt import load_personagpt
+from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="convenv finetune",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(parser, FinetuneConfig)

@@ -17,6 +17,7 @@ import numpy as np
 
 from convenv.actions import ActionSet, code_from_string
 from convenv.agents.base import DialogContext
+from convenv.cli import plain
 from convenv.personachat import load_personas
 from convenv.training.goal_judge import GoalJudge, read_goal_questions
 from convenv.training.label_store import AUTO_LABELLER, LabelledExample, LabelStore
@@ -209,7 +210,7 @@ def main(
 ) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv label",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--store", default="runs/labels.jsonl", help="the label store file")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from convenv.authentication import IMPOSTOR_KINDS
+from convenv.cli import plain
 from convenv.run_manifest import write_run_manifest
 from convenv.training.bench import (
     DEFAULT_POLICIES,
@@ -31,7 +32,7 @@ AUTH_THRESHOLD = 0.6
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv main",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--timesteps", type=int, default=250_000, help="identification PPO")

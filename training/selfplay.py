@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from convenv.cli import plain
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import ConvenvError, InvalidArgumentError
 from convenv.run_manifest import write_run_manifest
@@ -95,7 +96,7 @@ def read_episodes(path: Path | str) -> list[EpisodeRecord]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv selfplay",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--episodes", type=int, default=100)

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.run_manifest import write_run_manifest
 from convenv.training.train_policy import add_arguments
@@ -188,7 +189,7 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv train-identifier",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(parser, IdentifierTrainingConfig)

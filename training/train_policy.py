@@ -16,6 +16,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from convenv.agent_choice import AGENT_KINDS
 from convenv.authentication import IMPOSTOR_DESIGNS, TASKS, ImpostorDesign
+from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.interview import NEGATIVE_KINDS, REWARD_MODES
 from convenv.metrics import METRIC_NAMES, check_metric_name
@@ -279,7 +280,7 @@ def add_arguments(parser: argparse.ArgumentParser, config: type = TrainConfig) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv train",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(parser)
