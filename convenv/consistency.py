@@ -6,7 +6,10 @@ that is about an own fact's topic but matches another persona's version of it
 better ("i have a cat" for "i have a dog") contradicts; one that matches the own
 fact best entails; anything else is neutral. Its three thresholds are fitted to
 ``data/consistency.csv`` (300 hand-labelled answers of train-persona episodes); the
-fit and its held-out accuracy come from :func:`fit_judge`.
+fit and its held-out accuracy come from :func:`fit_judge`. The file holds no
+Persona-Chat text, only where each piece is: the persona's index among the train
+personas and the (dialog, turn, character span) of the question and the answer in
+the train dialogs, resolved from the installed ``convogym`` data.
 
 Known blind spot: negation. "i do not have any children" sits close to "i have two
 kids" in embedding space, so the judge calls it neutral or even entailment; only a
@@ -40,19 +43,42 @@ class LabelledAnswer:
     label: str
 
 
+COLUMNS = (
+    "persona", "question_dialog", "question_turn", "question_start", "question_end",
+    "answer_dialog", "answer_turn", "answer_start", "answer_end", "label",
+)  # fmt: skip
+
+
 def read_consistency_set(path: Path | str = CONSISTENCY_SET) -> list[LabelledAnswer]:
-    """The hand-labelled (persona, question, answer, label) rows; facts joined by " | "."""
+    """The hand-labelled rows, their texts resolved from the Persona-Chat train split."""
+    from convenv.personachat import load_dialogs, load_personas
+
     with Path(path).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    if not rows or set(rows[0]) != {"persona", "question", "answer", "label"}:
-        raise DataFileError(path, "wrong columns", "a CSV with persona,question,answer,label")
+    if not rows or tuple(rows[0]) != COLUMNS:
+        raise DataFileError(path, "wrong columns", f"a CSV with columns {','.join(COLUMNS)}")
     bad = [i for i, r in enumerate(rows, start=2) if r["label"] not in LABELS]
     if bad:
         raise DataFileError(path, f"unknown labels on lines {bad[:5]}", f"labels {LABELS}")
-    return [
-        LabelledAnswer(tuple(r["persona"].split(" | ")), r["question"], r["answer"], r["label"])
-        for r in rows
-    ]
+    personas, dialogs = load_personas("train"), load_dialogs("train")
+
+    def text(row: dict, part: str) -> str:
+        dialog, turn, start, end = (
+            int(row[f"{part}_{k}"]) for k in ("dialog", "turn", "start", "end")
+        )
+        return dialogs[dialog].turns[turn][start:end]
+
+    try:
+        return [
+            LabelledAnswer(
+                personas[int(r["persona"])], text(r, "question"), text(r, "answer"), r["label"]
+            )
+            for r in rows
+        ]
+    except (IndexError, ValueError) as err:
+        raise DataFileError(
+            path, f"a reference outside the train split ({err})", "convogym==0.1.2's data"
+        ) from err
 
 
 @dataclass
