@@ -154,9 +154,8 @@ class InterviewEngine:
         self.reward_metric = check_metric_name(reward_metric, "reward_metric")
         self.dim = int(identifier.encoder.dim)
         self.task = task
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise InvalidArgumentError(f"threshold={threshold!r}; pass a number in [0, 1].")
-        if not 0 <= threshold <= 1:
+        number = not isinstance(threshold, bool) and isinstance(threshold, (int, float))
+        if not number or not 0 <= threshold <= 1:
             raise InvalidArgumentError(f"threshold={threshold!r}; pass a number in [0, 1].")
         self.threshold = float(threshold)
         self.negatives = negatives

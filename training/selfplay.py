@@ -68,7 +68,8 @@ def selfplay(
     engine = env.engine
     settings = {"split": env.split, **episode_design(env)}
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
-    done = {row.get("seed") for row in read_jsonl(out)} if out.exists() else set()
+    earlier = list(read_jsonl(out)) if out.exists() else []
+    done = {row.get("seed") for row in earlier}
     todo = [s for s in seeds if s not in done]
     written = 0
     try:
@@ -81,7 +82,9 @@ def selfplay(
                 writer.write({**row, "settings": settings})
                 written += 1
     except KeyboardInterrupt:
-        raise SelfPlayInterrupted(written, out) from None
+        # Counted from the file: Ctrl-C may land between a finished write and the count.
+        kept = sum(1 for _ in read_jsonl(out)) - len(earlier)
+        raise SelfPlayInterrupted(kept, out) from None
     return SelfPlayResult(written, len(seeds) - len(todo))
 
 
