@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convenv.fact_text import normalize_fact
-from convenv.hard_negatives import HARD_POOL, PARAPHRASE_SIMILARITY
+from convenv.hard_negatives import HARD_POOL, nearest_to
 from convenv.metrics import METRIC_NAMES, ranking_metrics
 from convenv.personachat import Dialog, fact_pool, load_dialogs
 from convenv.statistics import clustered_bootstrap, mean_of
@@ -58,15 +58,7 @@ class CandidatePool:
         rows: list[int] = []
         for fact, vector in zip(persona, vectors, strict=True):
             sims = self._topic_matrix @ vector
-            reach = min(HARD_POOL * 2, len(sims) - 1)
-            order = np.argpartition(-sims, reach)[: reach + 1]
-            order = sorted(order.tolist(), key=lambda j: (-sims[j], j))
-            own = normalize_fact(fact)
-            rows += [
-                j
-                for j in order
-                if sims[j] < PARAPHRASE_SIMILARITY and normalize_fact(self.facts[j]) != own
-            ][:HARD_POOL]
+            rows += nearest_to(sims, fact, self.facts, HARD_POOL, HARD_POOL * 2)
         return rows
 
     def sample(
