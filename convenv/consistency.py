@@ -120,7 +120,7 @@ class ConsistencyJudge:
         said = self.encoder.encode(sentences)
         own = self.encoder.encode(list(persona)) @ said.T  # (facts, sentences)
         best = int(own.max(axis=1).argmax())
-        rows = self.pool._nearest([persona[best]], self.encoder)
+        rows = self.pool.nearest_rows([persona[best]], self.encoder)
         mine = set(persona)
         others = [self.pool.facts[r] for r in rows if self.pool.facts[r] not in mine]
         other = float((self.encoder.encode(others) @ said.T).max()) if others else -1.0

@@ -49,7 +49,7 @@ class CandidatePool:
             self._matrix, self._encoder = encoder.encode(self.facts), encoder
         return None if (rows < 0).any() else self._matrix[rows]
 
-    def _nearest(self, persona: Sequence[str], encoder) -> list[int]:
+    def nearest_rows(self, persona: Sequence[str], encoder) -> list[int]:
         """Pool rows of the facts nearest each persona fact (paraphrases excluded)."""
         # Its own matrix: the topic encoder may differ from the identifier's.
         if self._topic_encoder is not encoder:
@@ -94,7 +94,7 @@ class CandidatePool:
         picks: list[int] = []
         if hard_encoder is not None:
             near = [
-                r for r in dict.fromkeys(self._nearest(persona, hard_encoder)) if r not in taken
+                r for r in dict.fromkeys(self.nearest_rows(persona, hard_encoder)) if r not in taken
             ]
             picks = [near[i] for i in sorted(rng.permutation(len(near))[:wanted].tolist())]
             taken.update(picks)
