@@ -14,6 +14,7 @@ from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_
 from convenv.errors import InvalidArgumentError, ModelUnavailableError
 
 DEFAULT_MODEL = "af1tang/personaGPT"
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class PersonaGPTUnavailable(ModelUnavailableError):
@@ -35,15 +36,20 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype: torch.dtype):
-    """Tokenizer and causal LM from a hub name or a local directory, without remote code.
+    """Tokenizer and causal LM from a hub name, a local directory, a GGUF file or a
+    packaged model (``"smollm2"``; see ``model_source``), without remote code.
 
     A cached or local copy is tried first (no network); the hub only if that fails
-    and ``HF_HUB_OFFLINE`` is not set.
+    and ``HF_HUB_OFFLINE`` is not set. PersonaGPT's special tokens are added (and the
+    embeddings resized) where the tokenizer lacks them.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = str(model_name_or_path)
-    local = Path(name).is_dir()
+    from convenv.agents.model_source import resolve_model_source
+
+    source = resolve_model_source(model_name_or_path)
+    name, extra = source.name_or_path, source.from_pretrained_kwargs()
+    local = source.is_local
     attempts = [True] if local or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
     error: Exception | None = None
     for local_only in attempts:
@@ -52,9 +58,15 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
             break
         try:
             with quiet_model_loading():
-                tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+                tokenizer = AutoTokenizer.from_pretrained(
+                    name, local_files_only=local_only, **extra
+                )
                 model = AutoModelForCausalLM.from_pretrained(
-                    name, local_files_only=local_only, dtype=dtype, trust_remote_code=False
+                    name,
+                    local_files_only=local_only,
+                    dtype=dtype,
+                    trust_remote_code=False,
+                    **extra,
                 )
             error = None
             break
@@ -62,12 +74,18 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
             error = err
     if error is not None:
         raise PersonaGPTUnavailable(
-            f"model_name_or_path={name!r} could not be loaded ({type(error).__name__}: "
+            f"model_name_or_path={str(source)!r} could not be loaded ({type(error).__name__}: "
             f"{str(error).splitlines()[0][:200]}). On a machine with internet, run once "
             f'`python -c "from transformers import AutoModelForCausalLM as M; '
             f"M.from_pretrained('{DEFAULT_MODEL}')\"` to cache it, or pass a local directory "
             "with the model. Offline, use the retrieval partner (partner='retrieval')."
         ) from error
+    if source.gguf_file:
+        # A GGUF's weights are dequantized into ordinary tensors on load; forgetting the
+        # quantizer lets the model be trained and saved as a normal checkpoint.
+        model.hf_quantizer = None
+        model.config.__dict__.pop("quantization_config", None)
+        model.is_quantized = False
     if ensure_special_tokens(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     if getattr(model.config, "loss_type", "") is None:  # silences a warning per forward pass
@@ -75,6 +93,16 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
     tokenizer.padding_side = "left"
     model.to(device).eval()
     return tokenizer, model
+
+
+def context_length(model, fallback: int) -> int:
+    """The model's context window (GPT-2's ``n_positions``, Llama's
+    ``max_position_embeddings``), or ``fallback``."""
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(model.config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return fallback
 
 
 class PersonaGPTAgent:
@@ -91,6 +119,8 @@ class PersonaGPTAgent:
         max_new_tokens: Longest reply.
         max_context: Prompt budget; the oldest turns are dropped to fit, never the persona.
         seed: Seeds sampling when the contexts carry no seed.
+        precision: ``"auto"`` (bf16 on CUDA, float32 elsewhere), ``"float32"`` or
+            ``"bfloat16"`` (bf16 weights; on recent CPUs generation is ~2.5× faster).
     """
 
     def __init__(
@@ -104,12 +134,18 @@ class PersonaGPTAgent:
         max_new_tokens: int = 40,
         max_context: int | None = None,
         seed: int | None = 0,
+        precision: str = "auto",
     ) -> None:
         self.device = resolve_device(device)
-        self.tokenizer, self.model = load_personagpt(
-            model_name_or_path, self.device, inference_dtype(self.device)
+        if precision not in PRECISIONS:
+            raise InvalidArgumentError(f"precision={precision!r}; pass one of {PRECISIONS}.")
+        dtype = (
+            inference_dtype(self.device)
+            if precision == "auto"
+            else {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
         )
-        positions = int(getattr(self.model.config, "n_positions", 1024))
+        self.tokenizer, self.model = load_personagpt(model_name_or_path, self.device, dtype)
+        positions = context_length(self.model, 1024)
         self.max_context = min(max_context or positions, positions)
         if self.max_context <= max_new_tokens:
             raise InvalidArgumentError(

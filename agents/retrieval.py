@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,17 @@ from convenv.agents.row_cache import RowCache
 from convenv.errors import InvalidArgumentError
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A batch's candidate answers: ``pairs`` ``(N, shortlist)`` pool indices with their
+    ``scores``, and ``relevance`` ``(N, most facts)`` of the question to each persona
+    fact (``-inf`` for padding)."""
+
+    pairs: np.ndarray
+    scores: np.ndarray
+    relevance: np.ndarray
 
 
 class RetrievalPartner:
@@ -152,6 +164,12 @@ class RetrievalPartner:
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:
             return []
+        ranking = self.rank(contexts)
+        return self._unsaid(contexts, ranking.pairs, ranking.scores)
+
+    def rank(self, contexts: Sequence[DialogContext]) -> Ranking:
+        """Each context's shortlist of responses with their scores, and how relevant
+        the question is to each persona fact (what :meth:`respond` chooses from)."""
         if not all(c.persona for c in contexts):
             raise InvalidArgumentError("RetrievalPartner needs a persona in every DialogContext.")
         asked = [last_utterance(c) for c in contexts]
@@ -171,7 +189,7 @@ class RetrievalPartner:
         fit = np.zeros_like(topic)
         for b in np.flatnonzero(gate).tolist():  # gate 0: the persona term is 0, skip it
             np.matmul(self._block(asked[b], top[b]), wanted[b], out=fit[b])
-        return self._unsaid(contexts, top, topic + (self.persona_weight * gate)[:, None] * fit)
+        return Ranking(top, topic + (self.persona_weight * gate)[:, None] * fit, relevance)
 
     def _unsaid(
         self, contexts: Sequence[DialogContext], top: np.ndarray, total: np.ndarray

@@ -7,7 +7,8 @@ from pathlib import Path
 from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError, positive_int
 
-AGENT_KINDS = ("retrieval", "personagpt")
+AGENT_KINDS = ("retrieval", "consistent", "personagpt")
+INTERVIEWER_KINDS = ("retrieval", "personagpt")
 
 
 def resolve_agents(
@@ -21,7 +22,8 @@ def resolve_agents(
 ):
     """Return ``(partner, interviewer, identifier)``.
 
-    ``None`` or ``"retrieval"`` picks the shared offline default; ``"personagpt"`` loads
+    ``None`` or ``"retrieval"`` picks the shared offline default; ``"consistent"`` (partner
+    only) the default made consistent with its persona; ``"personagpt"`` loads
     PersonaGPT (``model`` is a hub name or a local directory); an object with a
     ``respond`` method is used as it is. ``identifier`` may be ``None`` (zero-shot
     MiniLM), a fine-tuned encoder directory (``convenv train-identifier``) or an object.
@@ -32,7 +34,7 @@ def resolve_agents(
         pool_dialogs = positive_int(pool_dialogs, "pool_dialogs")
 
     needs_default = identifier is None or any(
-        a is None or a == "retrieval" for a in (partner, interviewer)
+        a is None or a in ("retrieval", "consistent") for a in (partner, interviewer)
     )
     defaults = (
         default_components(pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(actions))
@@ -44,6 +46,14 @@ def resolve_agents(
     def one(agent, role: str):
         if agent is None or agent == "retrieval":
             return getattr(defaults, role)
+        if agent == "consistent":
+            if role != "partner":
+                raise InvalidArgumentError(
+                    f"{role}='consistent' is a partner; pass 'retrieval' or 'personagpt'."
+                )
+            from convenv.defaults import consistent_partner
+
+            return consistent_partner(pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(actions))
         if agent == "personagpt":
             if "model" not in shared_gpt:
                 from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
@@ -67,7 +77,7 @@ def resolve_agents(
             identifier,
             device,
             pool_dialogs or DEFAULT_POOL_DIALOGS,
-            warm=partner is None or partner == "retrieval",
+            warm=partner is None or partner in ("retrieval", "consistent"),
         )
     return (
         one(partner, "partner"),

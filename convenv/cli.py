@@ -18,6 +18,10 @@ SUBCOMMANDS = {
         "convenv.training.finetune",
         "supervised fine-tuning of a PersonaGPT-format model",
     ),
+    "build-partner": (
+        "convenv.training.build_partner",
+        "fine-tune a small offline LM (SmolLM2) into a PersonaGPT-format partner",
+    ),
     "evaluate": ("convenv.training.evaluate", "perplexity and F1 of a PersonaGPT-format model"),
     "label": (
         "convenv.training.label_session",

@@ -90,6 +90,22 @@ class Evidence:
     other: float
 
 
+@dataclass(frozen=True)
+class PersonaProfile:
+    """What judging an answer against one persona needs, embedded once."""
+
+    facts: np.ndarray  # (facts, dim)
+    negatives: tuple[np.ndarray, ...]  # per fact: (others, dim) same-topic facts of others
+
+    def evidence(self, said: np.ndarray) -> Evidence:
+        """Evidence of answer sentences ``said`` ``(sentences, dim)``."""
+        own = self.facts @ said.T  # (facts, sentences)
+        best = int(own.max(axis=1).argmax())
+        negatives = self.negatives[best]
+        other = float((negatives @ said.T).max()) if len(negatives) else -1.0
+        return Evidence(float(own.max()), other)
+
+
 class ConsistencyJudge:
     """Entail / neutral / contradict from sentence embeddings.
 
@@ -114,17 +130,35 @@ class ConsistencyJudge:
         self.encoder = encoder
         self.pool = CandidatePool(facts)
         self.entail, self.topic, self.margin = entail, topic, margin
+        self.profile_cache_size = 4096
+        self._profiles: dict[tuple[str, ...], PersonaProfile] = {}
+
+    def profile(self, persona: Sequence[str]) -> PersonaProfile:
+        """The persona's fact vectors and each fact's other-persona same-topic facts
+        (cached per persona: a partner keeps its persona all dialog long)."""
+        key = tuple(persona)
+        found = self._profiles.get(key)
+        if found is None:
+            vectors = self.encoder.encode(list(key))
+            mine = set(key)
+            negatives = []
+            for fact in key:
+                rows = self.pool.nearest_rows([fact], self.encoder)
+                others = [self.pool.facts[r] for r in rows if self.pool.facts[r] not in mine]
+                negatives.append(
+                    self.encoder.encode(others) if others else np.zeros((0, vectors.shape[1]))
+                )
+            found = PersonaProfile(vectors, tuple(negatives))
+            self._profiles[key] = found
+            if len(self._profiles) > self.profile_cache_size:
+                self._profiles.pop(next(iter(self._profiles)))
+        return found
+
+    def sentence_vectors(self, answer: str) -> np.ndarray:
+        return self.encoder.encode(list(split_sentences(answer)) or [answer])
 
     def evidence(self, persona: Sequence[str], answer: str) -> Evidence:
-        sentences = list(split_sentences(answer)) or [answer]
-        said = self.encoder.encode(sentences)
-        own = self.encoder.encode(list(persona)) @ said.T  # (facts, sentences)
-        best = int(own.max(axis=1).argmax())
-        rows = self.pool.nearest_rows([persona[best]], self.encoder)
-        mine = set(persona)
-        others = [self.pool.facts[r] for r in rows if self.pool.facts[r] not in mine]
-        other = float((self.encoder.encode(others) @ said.T).max()) if others else -1.0
-        return Evidence(float(own.max()), other)
+        return self.profile(persona).evidence(self.sentence_vectors(answer))
 
     def decide(self, evidence: Evidence) -> str:
         if max(evidence.own, evidence.other) < self.topic:

@@ -103,6 +103,27 @@ def encoder_directory(path: str | Path) -> Path:
     return directory
 
 
+@lru_cache(maxsize=4)
+def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
+    from convenv.agents.consistent_partner import ConsistentPartner
+    from convenv.consistency import ConsistencyJudge
+
+    components = _build(pool_dialogs, device, actions)
+    # Other personas' facts come from train personas only: no test persona's text.
+    judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
+    return ConsistentPartner(components.partner, judge)
+
+
+def consistent_partner(
+    pool_dialogs: int = DEFAULT_POOL_DIALOGS,
+    device: str = "auto",
+    actions: tuple[ActionCode, ...] = DEFAULT_ACTIONS,
+):
+    """The default retrieval partner made consistent with its persona and calibrated to
+    reveal it as people do (:class:`~convenv.agents.consistent_partner.ConsistentPartner`)."""
+    return _consistent(int(pool_dialogs), str(device), tuple(actions))
+
+
 def default_components(
     pool_dialogs: int = DEFAULT_POOL_DIALOGS,
     device: str = "auto",

@@ -88,6 +88,14 @@ def replay(
     return cases
 
 
+def reveal_share(
+    encoder, persona: Sequence[str], answers: Sequence[str], threshold: float = REVEAL_SIMILARITY
+) -> float:
+    """The share of the persona's facts that some answer sentence states."""
+    sentences = [t for a in answers for t in split_sentences(a)] or [""]
+    return _share(encoder.encode(list(persona)) @ encoder.encode(sentences).T, 1, threshold)
+
+
 def _share(matrix: np.ndarray, axis: int, threshold: float) -> float:
     return float((matrix >= threshold).any(axis=axis).mean()) if matrix.size else 0.0
 
@@ -121,9 +129,8 @@ def measure(
         for case, answers in zip(cases, said, strict=True):
             sentences = [t for a in answers for t in split_sentences(a)] or [""]
             vectors = encoder.encode(sentences)
-            facts = encoder.encode(list(case.persona))
             negatives = [c for c, t in zip(case.candidates, case.truth, strict=True) if not t]
-            reveal.append(_share(facts @ vectors.T, 1, threshold))
+            reveal.append(reveal_share(encoder, case.persona, answers, threshold))
             wrong.append(_share(vectors @ encoder.encode(negatives).T, 1, threshold))
             relevance.append(
                 float(

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from convenv.agent_choice import AGENT_KINDS
 from convenv.cli import plain
 from convenv.fidelity import FIGURES, markdown_table, measure, replay
 from convenv.personachat import load_dialogs
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--partner", default="retrieval", choices=("retrieval", "personagpt"))
+    parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS)
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or directory")
     parser.add_argument("--identifier", default=None, help="fine-tuned identifier directory")
     parser.add_argument("--limit", type=int, default=None, help="first N validation dialogs")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from convenv.actions import ActionSet
+from convenv.agent_choice import AGENT_KINDS
 from convenv.agents.base import DialogContext
 from convenv.agents.human import HumanAgent
 from convenv.cli import plain
@@ -111,8 +112,10 @@ def main(
     parser.add_argument("--persona", default=None, help="facts separated by '|'")
     parser.add_argument("--persona-file", default=None, help="see data/example_personas.txt")
     parser.add_argument("--seed", type=int, default=0, help="samples the persona if none given")
-    parser.add_argument("--partner", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
+    parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS, help="who answers")
+    parser.add_argument(
+        "--interviewer", default="retrieval", choices=AGENT_KINDS, help="who answers"
+    )
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)

@@ -2,9 +2,12 @@
 
 ``--task actions`` trains on the label store's accepted and corrected questions
 (optionally mixed with Persona-Chat so the model keeps chatting); ``--task
-personachat`` rebuilds PersonaGPT's first stage on Persona-Chat dialogs. Loss is on
-reply tokens only; AdamW with linear warm-up and decay, gradient accumulation and
-clipping, bf16 autocast on CUDA.
+personachat`` rebuilds PersonaGPT's first stage on Persona-Chat dialogs; ``--task
+partner`` does both at once (Persona-Chat, the label store if it exists, and the
+action-code questions of ``data/goal_questions.csv``), as ``convenv build-partner``
+does. Loss is on reply tokens only; AdamW with linear warm-up and decay (over the
+wall-time budget when ``--max-minutes`` is set), gradient accumulation and clipping,
+bf16 autocast where it is faster (``--precision auto`` times both on the first batch).
 
 Checkpoints follow the Hugging Face layout: ``out/checkpoint-N/`` holds the model,
 tokenizer and the optimizer and scheduler state of update N. Each is written to a
@@ -30,12 +33,13 @@ import torch
 from tqdm.auto import tqdm
 
 from convenv.agents.devices import quiet_model_loading, resolve_device, set_torch_threads
-from convenv.agents.personagpt import load_personagpt
+from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 
-TASKS = ("actions", "personachat")
+TASKS = ("actions", "personachat", "partner")
+PRECISIONS = ("auto", "bf16", "fp32")
 STATE_FILE = "training_state.pt"
 CHECKPOINT_PREFIX = "checkpoint-"
 # Tests kill the process at one stage of a save to check that nothing is lost.
@@ -46,8 +50,11 @@ KILL_DURING_SAVE = "CONVENV_TEST_KILL_DURING_SAVE"
 class FinetuneConfig:
     """Settings of a fine-tuning run (saved in the checkpoint as ``finetune_config.json``)."""
 
-    model: str = field(default="af1tang/personaGPT", metadata={"help": "hub name or directory"})
-    task: str = field(default="actions", metadata={"help": "actions or personachat"})
+    model: str = field(
+        default="af1tang/personaGPT",
+        metadata={"help": "hub name, directory, .gguf file, or 'smollm2' (packaged)"},
+    )
+    task: str = field(default="actions", metadata={"help": "what to train on", "choices": TASKS})
     labels: str = field(default="runs/labels.jsonl", metadata={"help": "label store (actions)"})
     exclude_auto: bool = field(
         default=False, metadata={"help": "leave out auto-accepted labels (no person saw them)"}
@@ -58,6 +65,10 @@ class FinetuneConfig:
     out: str = field(default="runs/finetune", metadata={"help": "checkpoint directory"})
     epochs: int = field(default=1, metadata={"help": "passes over the training examples"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many updates (0: off)"})
+    max_minutes: float = field(
+        default=0.0,
+        metadata={"help": "wall-time budget of training, summed over resumes (0: off)"},
+    )
     batch_size: int = field(default=8, metadata={"help": "examples per forward pass"})
     grad_accum: int = field(default=1, metadata={"help": "forward passes per update"})
     lr: float = field(default=5e-5, metadata={"help": "peak learning rate"})
@@ -65,11 +76,21 @@ class FinetuneConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     eval_fraction: float = field(default=0.1, metadata={"help": "held-out share for eval loss"})
+    max_eval_examples: int = field(
+        default=500, metadata={"help": "cap on the held-out examples scored before and after"}
+    )
     max_length: int = field(default=512, metadata={"help": "tokens per example"})
     save_every: int = field(default=0, metadata={"help": "checkpoint every N updates (0: end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "autocast: bf16, fp32, or auto (the faster, timed on one batch)",
+            "choices": PRECISIONS,
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     threads: int = field(
         default=0, metadata={"help": "torch CPU threads (0: the cores not busy with other work)"}
@@ -78,7 +99,14 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
-        for name in ("epochs", "batch_size", "grad_accum", "max_length", "keep_checkpoints"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "grad_accum",
+            "max_length",
+            "keep_checkpoints",
+            "max_eval_examples",
+        ):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(
                     f"{name}={getattr(self, name)!r}; pass a positive integer."
@@ -89,26 +117,42 @@ class FinetuneConfig:
             )
         if self.lr <= 0:
             raise InvalidArgumentError(f"lr={self.lr}; pass a positive learning rate.")
+        if self.max_minutes < 0:
+            raise InvalidArgumentError(
+                f"max_minutes={self.max_minutes}; pass 0 (no budget) or a positive number."
+            )
+        if self.precision not in PRECISIONS:
+            raise InvalidArgumentError(f"precision={self.precision!r}; pass one of {PRECISIONS}.")
 
 
 def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]:
     """The examples ``config`` asks for, tokenised in the PersonaGPT layout."""
     from convenv.personachat import load_dialogs
-    from convenv.training.finetune_data import action_examples, personachat_examples
+    from convenv.training.finetune_data import (
+        action_examples,
+        code_question_examples,
+        personachat_examples,
+    )
+    from convenv.training.goal_judge import read_goal_questions
     from convenv.training.label_store import LabelStore
 
     examples: list[SupervisedExample] = []
-    if config.task == "actions":
+    if config.task == "actions" or (config.task == "partner" and Path(config.labels).exists()):
         store = LabelStore(config.labels)
         examples += action_examples(
             tokenizer, store.training_examples(config.exclude_auto), config.max_length
         )
-        if not examples:
+        if not examples and config.task == "actions":
             raise InvalidArgumentError(
                 f"labels={config.labels!r} holds no accepted or corrected examples; "
                 "collect some with `convenv label` first."
             )
-    if config.personachat_dialogs or config.task == "personachat":
+    if config.task == "partner":
+        questions, codes = read_goal_questions()
+        examples += code_question_examples(
+            tokenizer, list(zip(codes, questions, strict=True)), config.max_length
+        )
+    if config.personachat_dialogs or config.task in ("personachat", "partner"):
         dialogs = load_dialogs("train")[: config.personachat_dialogs or None]
         examples += personachat_examples(tokenizer, dialogs, config.max_length)
     return examples
@@ -123,14 +167,48 @@ def split_examples(examples, eval_fraction: float, seed: int):
     return shuffled[n_eval:], shuffled[:n_eval]
 
 
-def _autocast(device: torch.device):
+def _autocast(device: torch.device, bf16: bool | None = None):
+    """bf16 autocast (by default on CUDA only; ``bf16`` forces the choice)."""
+    if bf16 is None:
+        bf16 = device.type == "cuda"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def choose_bf16(model, batch: dict, device: torch.device, precision: str) -> bool:
+    """Whether to train under bf16 autocast: as asked, or for ``auto`` the faster of the
+    two over two forward-backward passes of ``batch`` (on CUDA: bf16 if supported).
+
+    bf16 autocast can be 2-3× faster on CPUs with bf16 instructions and slower on old
+    ones, so a CPU is measured rather than guessed.
+    """
+    if precision != "auto":
+        return precision == "bf16"
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    seconds = {}
+    for bf16 in (False, True, False, True):  # interleaved; the second of each pair counts
+        started = time.perf_counter()
+        with _autocast(device, bf16):
+            model(**batch).loss.backward()
+        seconds[bf16] = time.perf_counter() - started
+    model.zero_grad(set_to_none=True)
+    return seconds[True] < seconds[False]
+
+
+def budget_lr_factor(elapsed: float, budget: float, warmup_ratio: float) -> float:
+    """Learning-rate factor at ``elapsed`` of a ``budget`` seconds run: linear warm-up
+    over the first ``warmup_ratio`` of the time, then linear decay to 0 at the end."""
+    fraction = min(1.0, elapsed / budget)
+    warm = min(1.0, (fraction + 1e-3) / warmup_ratio) if warmup_ratio > 0 else 1.0
+    return warm * (1.0 - fraction)
 
 
 @torch.no_grad()
-def evaluate_loss(model, examples, pad_id: int, device, batch_size: int = 16) -> dict[str, float]:
+def evaluate_loss(
+    model, examples, pad_id: int, device, batch_size: int = 16, bf16: bool | None = None
+) -> dict[str, float]:
     """Token-weighted mean loss on reply tokens, overall and per task."""
     was_training = model.training
     model.eval()
@@ -138,7 +216,7 @@ def evaluate_loss(model, examples, pad_id: int, device, batch_size: int = 16) ->
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         tensors = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
-        with _autocast(device):
+        with _autocast(device, bf16):
             logits = model(
                 input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]
             ).logits.float()
@@ -173,13 +251,14 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     # Weights stay float32 (bf16 only inside autocast) so AdamW updates keep precision.
     tokenizer, model = load_personagpt(resume or config.model, device, torch.float32)
     model.train()
-    positions = int(getattr(model.config, "n_positions", config.max_length))
+    positions = context_length(model, config.max_length)
     if examples is None:
         # Examples never exceed the model's context window.
         examples = build_examples(
             replace(config, max_length=min(config.max_length, positions)), tokenizer
         )
     train_set, eval_set = split_examples(examples, config.eval_fraction, config.seed)
+    eval_set = eval_set[: config.max_eval_examples]
     batches_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_updates = math.ceil(batches_per_epoch * config.epochs / config.grad_accum)
     if config.max_steps:
@@ -190,22 +269,34 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(total_updates * config.warmup_ratio), total_updates
     )
-    step = 0
+    step, elapsed_before = 0, 0.0
     if resume:
         state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
+        elapsed_before = float(state.get("elapsed_seconds", 0.0))
     pad_id = tokenizer.pad_token_id
-    before = evaluate_loss(model, eval_set, pad_id, device) if eval_set else {}
+    probe = {k: v.to(device) for k, v in collate(train_set[: config.batch_size], pad_id).items()}
+    bf16 = choose_bf16(model, probe, device, config.precision)
+    before = evaluate_loss(model, eval_set, pad_id, device, bf16=bf16) if eval_set else {}
     rng = random.Random(config.seed)
     order = [
         i for _ in range(config.epochs) for i in rng.sample(range(len(train_set)), len(train_set))
     ]
     micro = step * config.grad_accum  # batches already consumed before a resume
+    budget = 60.0 * config.max_minutes
     tokens, started = 0, time.perf_counter()
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    stopped = "steps"
     bar = tqdm(total=total_updates, initial=step, desc="fine-tuning", disable=not config.progress)
     while step < total_updates:
+        if budget and elapsed() >= budget:
+            stopped = "max_minutes"
+            break
         for _ in range(config.grad_accum):
             start = (micro * config.batch_size) % max(len(order), 1)
             batch = [train_set[i] for i in order[start : start + config.batch_size]] or [
@@ -213,11 +304,14 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
             ]
             micro += 1
             tensors = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
-            with _autocast(device):
+            with _autocast(device, bf16):
                 loss = model(**tensors).loss / config.grad_accum
             loss.backward()
             tokens += int(tensors["attention_mask"].sum())
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        if budget:  # the schedule runs over the wall-time budget, not a step count
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * budget_lr_factor(elapsed(), budget, config.warmup_ratio)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -225,11 +319,12 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
         if config.save_every and step % config.save_every == 0 and step < total_updates:
-            save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+            save_checkpoint(model, tokenizer, optimizer, scheduler, step, config, elapsed())
     bar.close()
     seconds = time.perf_counter() - started
-    after = evaluate_loss(model, eval_set, pad_id, device) if eval_set else {}
-    final = save_checkpoint(model, tokenizer, optimizer, scheduler, step, config)
+    training_seconds = elapsed()
+    after = evaluate_loss(model, eval_set, pad_id, device, bf16=bf16) if eval_set else {}
+    final = save_checkpoint(model, tokenizer, optimizer, scheduler, step, config, training_seconds)
     publish_final(final, out)
     summary = {
         "steps": step,
@@ -238,6 +333,9 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         "eval_loss_before": before,
         "eval_loss_after": after,
         "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+        "training_minutes": training_seconds / 60.0,
+        "stopped_by": stopped,
+        "bf16_autocast": bf16,
         "device": str(device),
     }
     (out / "finetune_summary.json").write_text(json.dumps(summary, indent=2))
@@ -277,7 +375,9 @@ def latest_checkpoint(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -> Path:
+def save_checkpoint(
+    model, tokenizer, optimizer, scheduler, step: int, config, elapsed_seconds: float = 0.0
+) -> Path:
     """Model + tokenizer (``save_pretrained``, safetensors) and the state to resume from,
     written to a temporary folder and renamed to ``checkpoint-{step}`` when complete."""
     out = Path(config.out)
@@ -293,7 +393,12 @@ def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -
     tokenizer.model_max_length = context_length(model, config.max_length)
     tokenizer.init_kwargs.pop("local_files_only", None)
     tokenizer.save_pretrained(staging)
-    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
+    state = {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "elapsed_seconds": elapsed_seconds,
+    }
     torch.save(state, staging / STATE_FILE)
     _kill_point("state")
     (staging / "finetune_config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -309,16 +414,6 @@ def save_checkpoint(model, tokenizer, optimizer, scheduler, step: int, config) -
     return target
 
 
-def context_length(model, fallback: int) -> int:
-    """The model's context window (GPT-2's ``n_positions``, Llama's
-    ``max_position_embeddings``), or ``fallback``."""
-    for name in ("n_positions", "max_position_embeddings"):
-        value = getattr(model.config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return fallback
-
-
 def model_card(config: FinetuneConfig, summary: dict) -> str:
     """A Hugging Face model card: base model, data, how it was trained, its numbers."""
     data = {
@@ -330,6 +425,9 @@ def model_card(config: FinetuneConfig, summary: dict) -> str:
         ),
         "personachat": f"Persona-Chat train dialogs ({config.personachat_dialogs or 'all'}), "
         "both speakers' responses, persona in front",
+        "partner": f"Persona-Chat train dialogs ({config.personachat_dialogs or 'all'}), both "
+        "speakers' responses, persona in front; the action-code questions of "
+        f"`data/goal_questions.csv` and of the label store `{config.labels}` if it existed",
     }[config.task]
     losses = summary.get("eval_loss_before", {}), summary.get("eval_loss_after", {})
     rows = "\n".join(
@@ -350,7 +448,9 @@ tags: [convenv, personagpt, persona-chat]
 - **Input layout:** PersonaGPT's (`<|p2|>` facts `<|sep|><|start|>` history; the
   interviewer's action prompt `<|act|>` code `<|p1|>` ...), loss on reply tokens only.
 - **Training:** {summary.get("steps")} updates, batch {config.batch_size} × {config.grad_accum},
-  learning rate {config.lr}, seed {config.seed}, device `{summary.get("device")}`.
+  learning rate {config.lr}, seed {config.seed}, device `{summary.get("device")}`,
+  bf16 autocast {summary.get("bf16_autocast")}, {summary.get("training_minutes", 0.0):.1f}
+  minutes of training (stopped by {summary.get("stopped_by")}).
 
 ## Held-out reply loss ({summary.get("eval_examples")} examples)
 

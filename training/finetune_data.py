@@ -46,6 +46,17 @@ def action_examples(
     ]
 
 
+def code_question_examples(
+    tokenizer, pairs: Sequence[tuple[str, str]], max_length: int = 512
+) -> list[SupervisedExample]:
+    """(action code, question) pairs with no history, such as ``data/goal_questions.csv``:
+    they teach a fresh model the interviewer's action prompt."""
+    return [
+        _example(tokenizer, encode_prompt(tokenizer, [], goal=code), question, max_length, "action")
+        for code, question in pairs
+    ]
+
+
 def personachat_examples(
     tokenizer, dialogs: Sequence[Dialog], max_length: int = 512
 ) -> list[SupervisedExample]:

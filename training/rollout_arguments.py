@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from convenv.agent_choice import AGENT_KINDS
+from convenv.agent_choice import AGENT_KINDS, INTERVIEWER_KINDS
 from convenv.env import PersonaInterviewEnv
 
 
@@ -15,7 +15,9 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-turns", type=int, default=8)
     parser.add_argument("--n-envs", type=int, default=16, help="episodes played at once")
     parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS, help="who answers")
-    parser.add_argument("--interviewer", default="retrieval", choices=AGENT_KINDS, help="who asks")
+    parser.add_argument(
+        "--interviewer", default="retrieval", choices=INTERVIEWER_KINDS, help="who asks"
+    )
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
     parser.add_argument(
         "--identifier",

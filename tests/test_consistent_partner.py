@@ -1,0 +1,126 @@
+"""The consistent partner: never contradicts its persona, reveals it as people do."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from convenv.agents.base import DialogContext
+from convenv.agents.consistent_partner import (
+    CALIBRATED_RATES,
+    ConsistentPartner,
+    RevealRates,
+    calibrate_rates,
+)
+from convenv.errors import InvalidArgumentError
+from convenv.personachat import fact_pool, load_dialogs, load_personas
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def judge(default_components):
+    from convenv.consistency import ConsistencyJudge
+
+    return ConsistencyJudge(default_components.encoder, fact_pool(load_personas("train")))
+
+
+@pytest.fixture(scope="module")
+def sampled_turns(default_components):
+    """1,000 turns: train personas asked questions from the interviewer's banks."""
+    rng = np.random.default_rng(7)
+    personas = load_personas("train")
+    questions = default_components.interviewer.banked_questions()
+    contexts = []
+    for seed in range(1000):
+        persona = personas[int(rng.integers(len(personas)))]
+        question = questions[int(rng.integers(len(questions)))]
+        contexts.append(DialogContext(("hi!", "hello.", question), persona=persona, seed=seed))
+    return contexts
+
+
+def test_never_answers_with_a_contradiction_over_1000_turns(
+    default_components, judge, sampled_turns
+):
+    plain = default_components.partner.respond(sampled_turns)
+    consistent = ConsistentPartner(default_components.partner, judge).respond(sampled_turns)
+    verdict = [judge.judge(c.persona, a) for c, a in zip(sampled_turns, plain, strict=True)]
+    # The plain retrieval partner does contradict its persona: the test can fail.
+    assert verdict.count("contradict") >= 30
+    assert all(
+        judge.judge(c.persona, a) != "contradict"
+        for c, a in zip(sampled_turns, consistent, strict=True)
+    )
+
+
+def test_states_the_asked_about_fact_when_told_to(default_components, judge):
+    persona = ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza.")
+    partner = ConsistentPartner(default_components.partner, judge, RevealRates(1.0, 0.0))
+    answer = partner.respond([DialogContext(("do you have any pets?",), persona, seed=1)])[0]
+    facts = default_components.encoder.encode(list(persona))
+    said = default_components.encoder.encode([answer])[0]
+    assert (facts @ said).argmax() == 0 and (facts @ said).max() >= 0.5
+
+
+def test_volunteers_unsaid_facts_reproducibly(default_components, judge, sampled_turns):
+    always = ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 1.0))
+    never = ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 0.0))
+    turns = sampled_turns[:50]
+    added = always.respond(turns)
+    plain = never.respond(turns)
+    assert added == always.respond(turns)  # seeded by the context: same turn, same answer
+    extra = [a[len(p) :].lstrip(".").strip() for a, p in zip(added, plain, strict=True)]
+    assert all(a.startswith(p) for a, p in zip(added, plain, strict=True))
+    assert sum(e in c.persona for e, c in zip(extra, turns, strict=True)) >= 45
+    # A fact said before in the dialog is not volunteered again.
+    context = turns[0]
+    said = DialogContext(
+        (*context.history[:-2], " ".join(context.persona), context.history[-1]),
+        context.persona,
+        seed=3,
+    )
+    again = always.respond([said])[0]
+    assert not any(again.endswith(f) for f in context.persona)
+
+
+def test_calibrated_rate_is_in_use_and_rates_are_checked():
+    assert 0.0 <= CALIBRATED_RATES.volunteer <= 1.0
+    with pytest.raises(InvalidArgumentError, match="volunteer"):
+        RevealRates(0.0, 1.5)
+
+
+def test_calibration_matches_the_peoples_reveal_rate(default_components, judge):
+    rates, figures = calibrate_rates(
+        default_components.partner, judge, load_dialogs("train")[2000:2060], progress=False
+    )
+    assert 0.0 < rates.volunteer < 1.0
+    assert abs(figures["consistent_reveal_rate"] - figures["people_reveal_rate"]) < 0.05
+
+
+def test_fidelity_of_the_consistent_partner_on_20_dialogs(tmp_path, default_components, capsys):
+    from convenv import fidelity_cli
+
+    code = fidelity_cli.main(
+        ["--partner", "consistent", "--limit", "20", "--out", str(tmp_path), "--no-progress"]
+    )
+    assert code == 0
+    results = json.loads((tmp_path / "fidelity.json").read_text())
+    for figure in ("reveal rate", "contradiction rate", "recall@5 after 8", "relevance"):
+        assert figure in results
+    assert results["contradiction rate"]["partner"][0] == 0.0
+    assert "| consistent |" in capsys.readouterr().out.splitlines()[1]
+
+
+def test_env_takes_the_consistent_partner(default_components):
+    import gymnasium as gym
+
+    import convenv  # noqa: F401  (registers the ids)
+
+    env = gym.make("convenv/PersonaInterview-v0", partner="consistent", max_turns=2)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(0)
+    assert isinstance(reward, float) and info
+    with pytest.raises(InvalidArgumentError, match="partner"):
+        gym.make("convenv/PersonaInterview-v0", interviewer="consistent").reset(seed=0)
