@@ -9,6 +9,7 @@ from convenv.errors import InvalidArgumentError, positive_int
 
 AGENT_KINDS = ("retrieval", "consistent", "personagpt")
 INTERVIEWER_KINDS = ("retrieval", "personagpt")
+FILTERED_IDENTIFIER = "filtered"
 
 
 def resolve_agents(
@@ -26,7 +27,8 @@ def resolve_agents(
     only) the default made consistent with its persona; ``"personagpt"`` loads
     PersonaGPT (``model`` is a hub name or a local directory); an object with a
     ``respond`` method is used as it is. ``identifier`` may be ``None`` (zero-shot
-    MiniLM), a fine-tuned encoder directory (``convenv train-identifier``) or an object.
+    MiniLM), ``"filtered"`` (zero-shot MiniLM giving no credit for contradictions), a
+    fine-tuned encoder directory (``convenv train-identifier``) or an object.
     """
     from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
 
@@ -69,7 +71,13 @@ def resolve_agents(
             )
         return agent
 
-    if isinstance(identifier, (str, Path)):
+    if identifier == FILTERED_IDENTIFIER:
+        from convenv.defaults import filtered_identifier
+
+        identifier = filtered_identifier(
+            pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(actions)
+        )
+    elif isinstance(identifier, (str, Path)):
         from convenv.defaults import trained_identifier
 
         # Warm it on the retrieval pool only when the retrieval partner will speak.

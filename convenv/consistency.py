@@ -132,6 +132,7 @@ class ConsistencyJudge:
         self.entail, self.topic, self.margin = entail, topic, margin
         self.profile_cache_size = 4096
         self._profiles: dict[tuple[str, ...], PersonaProfile] = {}
+        self._negatives: dict[str, np.ndarray] = {}
 
     def profile(self, persona: Sequence[str]) -> PersonaProfile:
         """The persona's fact vectors and each fact's other-persona same-topic facts
@@ -154,6 +155,28 @@ class ConsistencyJudge:
                 self._profiles.pop(next(iter(self._profiles)))
         return found
 
+    def fact_negatives(self, fact: str) -> np.ndarray:
+        """``(others, dim)``: the same-topic facts of other personas for one fact
+        (paraphrases of it left out), embedded; cached per fact."""
+        found = self._negatives.get(fact)
+        if found is None:
+            rows = self.pool.nearest_rows([fact], self.encoder)
+            others = [self.pool.facts[r] for r in rows if self.pool.facts[r] != fact]
+            found = (
+                self.encoder.encode(others)
+                if others
+                else np.zeros((0, self.encoder.dim), np.float32)
+            )
+            self._negatives[fact] = found
+            if len(self._negatives) > 8 * self.profile_cache_size:
+                self._negatives.pop(next(iter(self._negatives)))
+        return found
+
+    def contradicted(self, own: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Element-wise: does a sentence with similarity ``own`` to a fact and ``other``
+        to that fact's nearest other-persona version contradict the fact?"""
+        return (np.maximum(own, other) >= self.topic) & (other - own > self.margin)
+
     def sentence_vectors(self, answer: str) -> np.ndarray:
         return self.encoder.encode(list(split_sentences(answer)) or [answer])
 
@@ -163,7 +186,7 @@ class ConsistencyJudge:
     def decide(self, evidence: Evidence) -> str:
         if max(evidence.own, evidence.other) < self.topic:
             return "neutral"  # not about any of the persona's topics
-        if evidence.other - evidence.own > self.margin:
+        if self.contradicted(evidence.own, evidence.other):
             return "contradict"
         return "entail" if evidence.own >= self.entail else "neutral"
 

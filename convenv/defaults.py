@@ -104,14 +104,37 @@ def encoder_directory(path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
-    from convenv.agents.consistent_partner import ConsistentPartner
+def _judge(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
     from convenv.consistency import ConsistencyJudge
 
-    components = _build(pool_dialogs, device, actions)
     # Other personas' facts come from train personas only: no test persona's text.
-    judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
-    return ConsistentPartner(components.partner, judge)
+    encoder = _build(pool_dialogs, device, actions).encoder
+    return ConsistencyJudge(encoder, fact_pool(load_personas("train")))
+
+
+@lru_cache(maxsize=4)
+def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
+    from convenv.agents.consistent_partner import ConsistentPartner
+
+    return ConsistentPartner(
+        _build(pool_dialogs, device, actions).partner, _judge(pool_dialogs, device, actions)
+    )
+
+
+@lru_cache(maxsize=4)
+def _filtered(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
+    judge = _judge(pool_dialogs, device, actions)
+    return PersonaIdentifier(judge.encoder, judge=judge)
+
+
+def filtered_identifier(
+    pool_dialogs: int = DEFAULT_POOL_DIALOGS,
+    device: str = "auto",
+    actions: tuple[ActionCode, ...] = DEFAULT_ACTIONS,
+) -> PersonaIdentifier:
+    """The default zero-shot identifier that gives no credit for sentences contradicting
+    a candidate fact (:class:`~convenv.identifier.PersonaIdentifier` with a judge)."""
+    return _filtered(int(pool_dialogs), str(device), tuple(actions))
 
 
 def consistent_partner(

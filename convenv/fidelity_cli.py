@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS)
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or directory")
-    parser.add_argument("--identifier", default=None, help="fine-tuned identifier directory")
+    parser.add_argument(
+        "--identifier", default=None, help="'filtered' or a fine-tuned identifier directory"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N validation dialogs")
     parser.add_argument("--answers", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--seed", type=int, default=0)

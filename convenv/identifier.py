@@ -37,6 +37,7 @@ class Identification:
     vectors: np.ndarray | None = None  # (n_candidates, dim) once begun
     similarities: np.ndarray | None = None  # (n_candidates, n_sentences), unless "max"
     heard: int = 0  # sentences heard
+    negatives: np.ndarray | None = None  # (n_candidates, most, dim), with a judge only
     scores: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,16 +52,26 @@ class PersonaIdentifier:
     ``max`` (the best-matching sentence), ``mean``, ``top2`` (mean of the two best)
     or ``softmax`` (a temperature-0.05 log-sum-exp, a soft maximum).
 
+    With a ``judge`` (:class:`~convenv.consistency.ConsistencyJudge`), a sentence
+    that contradicts a candidate fact ("i have a cat" for "i have a dog": closer to
+    another persona's version of the fact than to the fact) is no evidence for it:
+    its similarity counts as -1, so neither the ranking nor a reward built on the
+    scores pays for contradictions.
+
     Args:
         encoder: Anything with ``encode(texts) -> (n, dim)`` unit vectors and ``dim``.
         aggregation: How sentence similarities become a fact score.
         sentences: Split utterances into sentences before scoring.
+        judge: Leave out sentences that contradict a fact (see above).
     """
 
-    def __init__(self, encoder, aggregation: str = "max", sentences: bool = True) -> None:
+    def __init__(
+        self, encoder, aggregation: str = "max", sentences: bool = True, judge=None
+    ) -> None:
         if aggregation not in AGGREGATIONS:
             raise InvalidArgumentError(f"aggregation={aggregation!r}; pass one of {AGGREGATIONS}.")
         self.encoder = encoder
+        self.judge = judge
         self.aggregation = aggregation
         self.sentences = sentences
         self._stacked = LastBatch(self._stack, lambda s: (s.vectors[None], s.scores[None]))
@@ -97,10 +108,30 @@ class PersonaIdentifier:
         texts = list(dict.fromkeys(t for group in (*units, *candidates) for t in group))
         vectors = self.encoder.encode(texts) if texts else np.zeros((0, self.dim), np.float32)
         row = {t: i for i, t in enumerate(texts)}
-        return [
-            self._aggregate(vectors[[row[t] for t in cands]], vectors[[row[t] for t in said]])
-            for said, cands in zip(units, candidates, strict=True)
-        ]
+        out = []
+        for said, cands in zip(units, candidates, strict=True):
+            facts, heard = vectors[[row[t] for t in cands]], vectors[[row[t] for t in said]]
+            if len(heard) == 0:
+                out.append(np.zeros(len(cands), dtype=np.float32))
+            elif self.judge is None:
+                out.append(self._aggregate_similarities(facts @ heard.T))
+            else:
+                sims = self._filtered(facts, self._negatives(cands), heard)
+                out.append(self._aggregate_similarities(sims))
+        return out
+
+    def _negatives(self, candidates: Sequence[str]) -> np.ndarray:
+        """``(n_candidates, most, dim)``: each fact's other-persona versions, zero-padded
+        (a zero row has similarity 0 and never makes a contradiction)."""
+        return padded_stack([self.judge.fact_negatives(c) for c in candidates], np.float32)
+
+    def _filtered(self, facts: np.ndarray, negatives: np.ndarray, said: np.ndarray) -> np.ndarray:
+        """``(n_candidates, n_sentences)`` similarities, -1 where a sentence contradicts."""
+        own = facts @ said.T
+        if negatives.shape[1] == 0:
+            return own
+        other = np.einsum("fkd,sd->fks", negatives, said).max(axis=1)
+        return np.where(self.judge.contradicted(own, other), np.float32(-1.0), own)
 
     def begin(self, candidates: Sequence[str], vectors: np.ndarray | None = None) -> Identification:
         """The state of a new episode; its candidates are embedded at its first :meth:`hear`
@@ -136,7 +167,12 @@ class PersonaIdentifier:
             state.vectors = vectors[start : start + len(state.candidates)]
             start += len(state.candidates)
         counts = [len(group) for group in units]
-        if self.aggregation == "max":
+        if self.judge is not None:
+            for state in states:
+                if state.negatives is None:
+                    state.negatives = self._negatives(state.candidates)
+            scores = self._hear_filtered(states, counts, vectors[start:])
+        elif self.aggregation == "max":
             scores = self._hear_max(states, counts, vectors[start:])
         else:
             scores = self._hear_all(states, counts, vectors[start:])
@@ -176,6 +212,25 @@ class PersonaIdentifier:
                 np.maximum(scores[i], candidates[i] @ said[k], out=scores[i])
         return scores.copy()
 
+    def _hear_filtered(
+        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
+    ) -> np.ndarray:
+        """Every episode on its own, contradictions left out (see the class docstring)."""
+        start = 0
+        for state, count in zip(states, counts, strict=True):
+            if count:
+                sims = self._filtered(state.vectors, state.negatives, said[start : start + count])
+                start += count
+                if self.aggregation == "max":
+                    new = sims.max(axis=1)
+                    state.scores = new if state.heard == 0 else np.maximum(state.scores, new)
+                else:
+                    if state.similarities is not None:
+                        sims = np.concatenate([state.similarities, sims], axis=1)
+                    state.similarities = sims
+                    state.scores = self._aggregate_similarities(sims)
+        return padded_stack([state.scores for state in states], np.float32)
+
     def _hear_all(
         self, states: Sequence[Identification], counts: list[int], said: np.ndarray
     ) -> np.ndarray:
@@ -194,11 +249,6 @@ class PersonaIdentifier:
     def score(self, utterances: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """One score per candidate for one episode (zeros when nothing was said)."""
         return self.score_batch([utterances], [candidates])[0]
-
-    def _aggregate(self, facts: np.ndarray, said: np.ndarray) -> np.ndarray:
-        if len(said) == 0:
-            return np.zeros(len(facts), dtype=np.float32)
-        return self._aggregate_similarities(facts @ said.T)
 
     def _aggregate_similarities(self, sims: np.ndarray) -> np.ndarray:
         """``(n_candidates, n_sentences)`` similarities → one score per candidate."""

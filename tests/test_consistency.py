@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from convenv.consistency import LABELS, ConsistencyJudge, read_consistency_set, scores
@@ -43,3 +44,35 @@ def test_labelled_set_is_well_formed_and_the_judge_beats_the_majority(judge):
     majority = scores(truth, ["neutral"] * len(rows))
     assert judged["macro_f1"] > majority["macro_f1"] + 0.2
     assert judged["contradiction_recall"] >= 0.4
+
+
+def test_filtered_identifier_gives_no_credit_for_a_contradiction(judge, default_components):
+    from convenv.identifier import PersonaIdentifier
+
+    plain = PersonaIdentifier(default_components.encoder)
+    filtered = PersonaIdentifier(default_components.encoder, judge=judge)
+    candidates = ("i have a dog.", "i drive a truck.", "i like to swim.")
+    cats = plain.score(["i have two cats."], candidates)
+    assert cats[0] > 0.5  # same topic: the plain identifier pays for it
+    assert filtered.score(["i have two cats."], candidates)[0] == -1.0
+    dog = ["i have a dog named max, he is a good boy."]
+    np.testing.assert_allclose(filtered.score(dog, candidates), plain.score(dog, candidates))
+
+
+@pytest.mark.parametrize("aggregation", ["max", "top2"])
+def test_filtered_identifier_hears_as_it_scores(judge, default_components, aggregation):
+    from convenv.identifier import PersonaIdentifier
+
+    identifier = PersonaIdentifier(default_components.encoder, aggregation, judge=judge)
+    candidates = [("i have a dog.", "i like to swim."), ("i am a nurse.", "i love pizza.", "x.")]
+    said = [
+        ["i have two cats.", "i swim every day. i love it."],
+        ["i work as a teacher.", "pizza is the best!"],
+    ]
+    states = [identifier.begin(c) for c in candidates]
+    for turn in range(2):
+        identifier.hear(states, [s[turn] for s in said])
+        for state, s, c in zip(states, said, candidates, strict=True):
+            np.testing.assert_allclose(
+                state.scores, identifier.score(s[: turn + 1], c), rtol=1e-5, atol=1e-6
+            )

@@ -23,17 +23,25 @@ class SupervisedExample:
     task: str
 
 
-def _example(tokenizer, prompt, reply: str, max_length: int, task: str) -> SupervisedExample:
+def _example(tokenizer, prompt, reply: str, max_length: int, task: str) -> SupervisedExample | None:
+    """The example, or None when the persona/action prefix alone leaves no room for
+    the reply within ``max_length`` (such an example is skipped, not truncated)."""
     target = tokenizer.encode(reply + EOS, add_special_tokens=False)[: max_length // 2]
+    if len(prompt.prefix) > max_length - len(target):
+        return None
     context = prompt.fit(max_length - len(target))
     return SupervisedExample(context + target, [IGNORE] * len(context) + target, task)
+
+
+def _kept(examples) -> list[SupervisedExample]:
+    return [e for e in examples if e is not None]
 
 
 def action_examples(
     tokenizer, examples: Sequence[LabelledExample], max_length: int = 512
 ) -> list[SupervisedExample]:
     """Accepted/corrected questions: action prompt (code + history) → the final question."""
-    return [
+    return _kept(
         _example(
             tokenizer,
             encode_prompt(tokenizer, e.history, goal=e.code),
@@ -43,7 +51,7 @@ def action_examples(
         )
         for e in examples
         if e.is_training_example
-    ]
+    )
 
 
 def code_question_examples(
@@ -51,10 +59,10 @@ def code_question_examples(
 ) -> list[SupervisedExample]:
     """(action code, question) pairs with no history, such as ``data/goal_questions.csv``:
     they teach a fresh model the interviewer's action prompt."""
-    return [
+    return _kept(
         _example(tokenizer, encode_prompt(tokenizer, [], goal=code), question, max_length, "action")
         for code, question in pairs
-    ]
+    )
 
 
 def personachat_examples(
@@ -69,7 +77,7 @@ def personachat_examples(
                 continue  # a response needs a persona and something to respond to
             prompt = encode_prompt(tokenizer, dialog.turns[:i], persona)
             out.append(_example(tokenizer, prompt, reply, max_length, "persona"))
-    return out
+    return _kept(out)
 
 
 def collate(batch: Sequence[SupervisedExample], pad_id: int) -> dict[str, torch.Tensor]:

@@ -22,8 +22,8 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--identifier",
         default=None,
-        help="fine-tuned identifier encoder directory (convenv train-identifier); "
-        "default: zero-shot MiniLM",
+        help="'filtered' (zero-shot MiniLM, no credit for contradictions) or a fine-tuned "
+        "identifier encoder directory (convenv train-identifier); default: zero-shot MiniLM",
     )
     parser.add_argument(
         "--negatives",

@@ -72,7 +72,11 @@ class TrainConfig:
         default=False, metadata={"help": "replace an earlier run in --out (else refuse)"}
     )
     identifier: str | None = field(
-        default=None, metadata={"help": "fine-tuned identifier directory (default: zero-shot)"}
+        default=None,
+        metadata={
+            "help": "'filtered' (no credit for contradictions) or a fine-tuned identifier "
+            "directory (default: zero-shot)"
+        },
     )
     negatives: str | None = field(
         default=None,
