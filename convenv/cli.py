@@ -27,6 +27,10 @@ SUBCOMMANDS = {
         "convenv.training.label_session",
         "active learning: accept or correct proposed questions",
     ),
+    "migrate-labels": (
+        "convenv.training.migrate_labels",
+        "copy a label store between JSON Lines and SQLite, nothing lost",
+    ),
     "train-identifier": (
         "convenv.training.train_identifier",
         "fine-tune the identifier's encoder on Persona-Chat train dialogs",

@@ -23,6 +23,7 @@ from pathlib import Path
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune import PRECISIONS, FinetuneConfig, finetune
+from convenv.training.label_store import DEFAULT_STORE
 
 DEFAULT_BASE = "smollm2"
 
@@ -53,7 +54,7 @@ class BuildPartnerConfig:
         default=3000, metadata={"help": "Persona-Chat train dialogs to draw from (0: all)"}
     )
     labels: str = field(
-        default="runs/labels.jsonl", metadata={"help": "label store to include, if it exists"}
+        default=DEFAULT_STORE, metadata={"help": "label store to include, if it exists"}
     )
     epochs: int = field(default=1, metadata={"help": "passes over the examples (budget first)"})
     batch_size: int = field(default=8, metadata={"help": "examples per forward pass"})

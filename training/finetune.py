@@ -37,6 +37,7 @@ from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
+from convenv.training.label_store import DEFAULT_STORE
 
 TASKS = ("actions", "personachat", "partner")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -55,7 +56,7 @@ class FinetuneConfig:
         metadata={"help": "hub name, directory, .gguf file, or 'smollm2' (packaged)"},
     )
     task: str = field(default="actions", metadata={"help": "what to train on", "choices": TASKS})
-    labels: str = field(default="runs/labels.jsonl", metadata={"help": "label store (actions)"})
+    labels: str = field(default=DEFAULT_STORE, metadata={"help": "label store (actions)"})
     exclude_auto: bool = field(
         default=False, metadata={"help": "leave out auto-accepted labels (no person saw them)"}
     )

@@ -20,7 +20,12 @@ from convenv.agents.base import DialogContext
 from convenv.cli import plain
 from convenv.personachat import load_personas
 from convenv.training.goal_judge import GoalJudge, read_goal_questions
-from convenv.training.label_store import AUTO_LABELLER, LabelledExample, LabelStore
+from convenv.training.label_store import (
+    AUTO_LABELLER,
+    DEFAULT_STORE,
+    LabelledExample,
+    LabelStore,
+)
 
 
 def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
@@ -213,7 +218,9 @@ def main(
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--store", default="runs/labels.jsonl", help="the label store file")
+    parser.add_argument(
+        "--store", default=DEFAULT_STORE, help="label store: .sqlite (default) or .jsonl"
+    )
     parser.add_argument("--review", type=int, default=0, help="review N proposals instead")
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument(

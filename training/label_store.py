@@ -1,10 +1,15 @@
-"""LabelStore: people's verdicts on interviewer questions, kept safely in JSON Lines.
+"""LabelStore: people's verdicts on interviewer questions, kept safely.
 
-Every record is appended, flushed and fsynced under an exclusive file lock (the
-``filelock`` package: it works where ``fcntl`` does not), so a crash loses at most
-the line being written and two writers never interleave. A torn, corrupted or
-malformed line is skipped with a warning naming the file and line when loading;
-identical examples load once.
+``LabelStore(path)`` opens the backend the path names: SQLite for ``.sqlite``,
+``.sqlite3`` and ``.db`` (the default store, ``runs/labels.sqlite``; see
+:mod:`convenv.training.label_db`), JSON Lines otherwise. Both have the same API, and
+JSON Lines stays the import/export format (``convenv migrate-labels``).
+
+In a JSON Lines store every record is appended, flushed and fsynced under an
+exclusive file lock (the ``filelock`` package: it works where ``fcntl`` does not), so
+a crash loses at most the line being written and two writers never interleave. A
+torn, corrupted or malformed line is skipped with a warning naming the file and line
+when loading; identical examples load once.
 """
 
 from __future__ import annotations
@@ -111,53 +116,36 @@ class LabelledExample:
         )
 
 
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+DEFAULT_STORE = "runs/labels.sqlite"
+
+
 class LabelStore:
-    """An append-only JSON Lines file of :class:`LabelledExample` records."""
+    """Decisions about proposed questions; ``LabelStore(path)`` opens the backend the
+    path's suffix names (SQLite for .sqlite/.sqlite3/.db, JSON Lines otherwise)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if self.path.exists() and self.path.is_dir():
-            raise InvalidArgumentError(
-                f"path={str(path)!r} is a directory; pass a .jsonl file path."
-            )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock")
+    path: Path
 
-    def append(self, example: LabelledExample) -> None:
-        """Write one record durably (locked, flushed, fsynced) before returning."""
-        line = (json.dumps(asdict(example), ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            # A writer killed mid-line left a torn tail: end it (in bytes, so a tail
-            # cut inside a multi-byte character is never decoded) so this record
-            # starts on a line of its own.
-            end_torn_line(self.path)
-            with self.path.open("ab") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
+    def __new__(cls, path: Path | str):
+        if cls is LabelStore:
+            from convenv.training.label_db import SQLiteLabelStore
+
+            cls = SQLiteLabelStore if Path(path).suffix in SQLITE_SUFFIXES else JsonlLabelStore
+        return super().__new__(cls)
+
+    def append(self, example: LabelledExample) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def load(self) -> list[LabelledExample]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decisions(self) -> list[LabelledExample]:  # pragma: no cover - abstract
+        """Every decision, two people's identical decisions both."""
+        raise NotImplementedError
 
     def extend(self, examples: Iterable[LabelledExample]) -> None:
         for example in examples:
             self.append(example)
-
-    def _examples(self) -> Iterator[LabelledExample]:
-        if not self.path.exists():
-            return
-        if not self.path.is_file():
-            raise DataFileError(self.path, "is not a file", "a JSON Lines label store")
-        for number, row in read_jsonl_lines(self.path):
-            try:
-                yield LabelledExample.from_dict(row)
-            except InvalidArgumentError as err:
-                warnings.warn(f"{self.path}:{number}: skipped a malformed record: {err}",
-                              stacklevel=3)  # fmt: skip
-
-    def load(self) -> list[LabelledExample]:
-        """Every well-formed record once, in the order first written."""
-        seen: dict[tuple, LabelledExample] = {}
-        for example in self._examples():
-            seen.setdefault(example.key(), example)
-        return list(seen.values())
 
     def training_examples(self, exclude_auto: bool = False) -> list[LabelledExample]:
         """Accepted and corrected examples; ``exclude_auto`` leaves out the ones a
@@ -185,6 +173,57 @@ class LabelStore:
 
     def __len__(self) -> int:
         return len(self.load())
+
+
+class JsonlLabelStore(LabelStore):
+    """An append-only JSON Lines file of :class:`LabelledExample` records."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise InvalidArgumentError(
+                f"path={str(path)!r} is a directory; pass a .jsonl file path."
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock")
+
+    def append(self, example: LabelledExample) -> None:
+        """Write one record durably (locked, flushed, fsynced) before returning."""
+        line = (json.dumps(asdict(example), ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            # A writer killed mid-line left a torn tail: end it (in bytes, so a tail
+            # cut inside a multi-byte character is never decoded) so this record
+            # starts on a line of its own.
+            end_torn_line(self.path)
+            with self.path.open("ab") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def _examples(self) -> Iterator[LabelledExample]:
+        if not self.path.exists():
+            return
+        if not self.path.is_file():
+            raise DataFileError(self.path, "is not a file", "a JSON Lines label store")
+        for number, row in read_jsonl_lines(self.path):
+            try:
+                yield LabelledExample.from_dict(row)
+            except InvalidArgumentError as err:
+                warnings.warn(f"{self.path}:{number}: skipped a malformed record: {err}",
+                              stacklevel=3)  # fmt: skip
+
+    def decisions(self) -> list[LabelledExample]:
+        seen: dict[tuple, LabelledExample] = {}
+        for example in self._examples():
+            seen.setdefault((*example.key(), example.labeller), example)
+        return list(seen.values())
+
+    def load(self) -> list[LabelledExample]:
+        """Every well-formed record once, in the order first written."""
+        seen: dict[tuple, LabelledExample] = {}
+        for example in self._examples():
+            seen.setdefault(example.key(), example)
+        return list(seen.values())
 
 
 def examples_for(examples: Sequence[LabelledExample], code: str) -> list[LabelledExample]:
