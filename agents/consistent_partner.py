@@ -10,6 +10,13 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
 3. with probability ``rates.volunteer`` adds one of its facts it has not said yet
    ("... i love hiking. what about you?" as people do).
 
+A fact is stated in people's words where the pool has them: the pool sentence
+nearest the fact with cosine in ``[paraphrase_floor, 0.9)`` that the judge does not
+find contradicts the persona ("i've a black lab." → "i have a black lab named
+max."); the fact's own words only when no sentence is close enough. People rarely
+recite their persona card, and a verbatim fact is easier to identify than anything
+a person says.
+
 Both probabilities are calibrated on Persona-Chat *train* dialogs
 (:func:`calibrate_rates`): they top up what the retrieval ranking already reveals to
 what the people in those dialogs revealed. Draws are seeded by the context's seed
@@ -33,6 +40,12 @@ REVEAL_SIMILARITY = 0.5
 # A question this close to a fact is about it (the retrieval partner's gate is fully
 # open here: relevance_floor 0.3 + relevance_span 0.15).
 ABOUT_SIMILARITY = 0.45
+# A pool sentence this close to a fact states it in a person's words; closer than the
+# ceiling it is the fact itself (the hard negatives' paraphrase bound).
+PARAPHRASE_FLOOR = 0.6
+PARAPHRASE_CEILING = 0.9
+# A response sentence this close to some persona fact of the pool states a persona.
+STRANGER_FLOOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,9 @@ class RevealRates:
 # `python -m convenv.agents.consistent_partner`. Per turn, people stated the fact a
 # question was about on 25% of such turns and another fact on 42% of all turns; the
 # retrieval ranking states the asked-about fact on 89% and another on 15%. So it
-# needs no help answering, and volunteering on 43% of turns brings the share of its
+# needs no help answering, and volunteering on 38% of turns brings the share of its
 # facts a speaker states in 8 answers to the people's 0.619 (0.620).
-CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.432)
+CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.381)
 
 
 def _uniforms(context: DialogContext) -> tuple[float, float]:
@@ -73,11 +86,72 @@ class ConsistentPartner:
         base: The retrieval partner whose ranking is used.
         judge: A :class:`~convenv.consistency.ConsistencyJudge`.
         rates: How often to state the asked-about fact and to volunteer one.
+        paraphrase_floor: How close a pool sentence must be to a fact to state it
+            (``None``: always the fact's own words).
+        stranger_floor: Pass over responses with a sentence this close to another
+            persona's fact and to none of its own (``None``: keep them).
     """
 
-    def __init__(self, base, judge, rates: RevealRates = CALIBRATED_RATES) -> None:
+    def __init__(
+        self,
+        base,
+        judge,
+        rates: RevealRates = CALIBRATED_RATES,
+        paraphrase_floor: float | None = PARAPHRASE_FLOOR,
+        stranger_floor: float | None = STRANGER_FLOOR,
+    ) -> None:
         self.base, self.judge, self.rates = base, judge, rates
         self.encoder = base.encoder
+        self.paraphrase_floor = paraphrase_floor
+        self._sentences: tuple[list[str], np.ndarray] | None = None
+        self._statements: dict[tuple[tuple[str, ...], int], str] = {}
+        self.stranger_floor = stranger_floor
+        self._facts: np.ndarray | None = None
+
+    def _states_a_stranger(self, profile, vectors: np.ndarray) -> bool:
+        """Whether a sentence states some persona fact of the pool (cosine ≥
+        ``stranger_floor``) without stating one of this persona's (cosine ≥ 0.5): the
+        person who wrote the response talking about themselves."""
+        if self._facts is None:
+            self._facts = self.encoder.encode_corpus(self.judge.pool.facts, desc="persona facts")
+        stranger = (vectors @ self._facts.T).max(axis=1) >= self.stranger_floor
+        own = (vectors @ profile.facts.T).max(axis=1) >= REVEAL_SIMILARITY
+        return bool((stranger & ~own).any())
+
+    def _pool_sentences(self) -> tuple[list[str], np.ndarray]:
+        """The pool's response sentences and their embeddings (the identifier's warm-up
+        embeds the same list, so the matrix usually comes from the disk cache)."""
+        if self._sentences is None:
+            from convenv.identifier import split_sentences
+
+            texts = self.base.response_texts
+            sentences = list(dict.fromkeys(t for u in texts for t in split_sentences(u)))
+            self._sentences = (
+                sentences,
+                self.encoder.encode_corpus(sentences, desc="answer sentences"),
+            )
+        return self._sentences
+
+    def statement(self, persona: tuple[str, ...], index: int) -> str:
+        """How this partner says fact ``index`` of its persona (see the class docstring)."""
+        key = (persona, index)
+        found = self._statements.get(key)
+        if found is None:
+            found = persona[index]
+            if self.paraphrase_floor is not None:
+                sentences, matrix = self._pool_sentences()
+                fact = self.judge.profile(persona).facts[index]
+                similarity = matrix @ fact
+                for row in np.argsort(-similarity)[:20].tolist():
+                    if not self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING:
+                        continue
+                    if self.judge.judge(persona, sentences[row]) != "contradict":
+                        found = sentences[row]
+                        break
+            self._statements[key] = found
+            if len(self._statements) > 50_000:
+                self._statements.pop(next(iter(self._statements)))
+        return found
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:
@@ -91,16 +165,23 @@ class ConsistentPartner:
         return answers
 
     def consistent_choice(self, context: DialogContext, ranked: np.ndarray) -> str:
-        """The best-ranked response that is new in this dialog and not a contradiction."""
+        """The best-ranked response that is new in this dialog, not a contradiction, and
+        (when one exists) not a statement of a stranger's persona fact."""
         profile = self.judge.profile(context.persona)
         said = set(context.history)
+        fallback = None
         for index in ranked.tolist():
             text = self.base.response_texts[index]
             if text in said:
                 continue
-            evidence = profile.evidence(self.judge.sentence_vectors(text))
-            if self.judge.decide(evidence) != "contradict":
+            vectors = self.judge.sentence_vectors(text)
+            if self.judge.decide(profile.evidence(vectors)) == "contradict":
+                continue
+            if self.stranger_floor is None or not self._states_a_stranger(profile, vectors):
                 return text
+            fallback = fallback or text
+        if fallback is not None:
+            return fallback
         # Every shortlisted response contradicts: a fact of its own never does.
         return next((f for f in context.persona if f not in said), context.persona[0])
 
@@ -115,14 +196,14 @@ class ConsistentPartner:
             and not stated[about]
             and u_answer < self.rates.answer
         ):
-            answer, stated = persona[about], np.arange(len(persona)) == about
+            answer, stated = self.statement(persona, about), np.arange(len(persona)) == about
         if u_volunteer < self.rates.volunteer:
             already = self._stated(persona, context.history[-2::-2]) | stated
             unsaid = np.flatnonzero(~already)
             if len(unsaid):
                 # The draw that decided to volunteer also picks which fact, uniformly.
                 share = u_volunteer / self.rates.volunteer
-                fact = persona[int(unsaid[int(share * len(unsaid))])]
+                fact = self.statement(persona, int(unsaid[int(share * len(unsaid))]))
                 # End the answer's last sentence first, or the two would be judged as one.
                 ended = answer if answer.rstrip().endswith((".", "!", "?")) else answer + "."
                 longer = f"{ended} {fact}"

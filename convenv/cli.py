@@ -27,6 +27,10 @@ SUBCOMMANDS = {
         "convenv.training.label_session",
         "active learning: accept or correct proposed questions",
     ),
+    "serve-labels": (
+        "convenv.training.label_web",
+        "the labelling web app for a team (FastAPI, SQLite store)",
+    ),
     "migrate-labels": (
         "convenv.training.migrate_labels",
         "copy a label store between JSON Lines and SQLite, nothing lost",

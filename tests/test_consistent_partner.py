@@ -73,16 +73,24 @@ def test_volunteers_unsaid_facts_reproducibly(default_components, judge, sampled
     assert added == always.respond(turns)  # seeded by the context: same turn, same answer
     extra = [a[len(p) :].lstrip(".").strip() for a, p in zip(added, plain, strict=True)]
     assert all(a.startswith(p) for a, p in zip(added, plain, strict=True))
-    assert sum(e in c.persona for e, c in zip(extra, turns, strict=True)) >= 45
+
+    def statements(context):
+        return {always.statement(context.persona, i) for i in range(len(context.persona))}
+
+    assert sum(e in statements(c) for e, c in zip(extra, turns, strict=True)) >= 45
+    # In people's words where the pool has them, not the persona card's.
+    assert sum(e not in c.persona for e, c in zip(extra, turns, strict=True)) >= 10
+    encoder = default_components.encoder
+    for context in turns[:10]:
+        for i, fact in enumerate(context.persona):
+            said = always.statement(context.persona, i)
+            assert float(encoder.encode([fact])[0] @ encoder.encode([said])[0]) >= 0.6 - 1e-6
     # A fact said before in the dialog is not volunteered again.
     context = turns[0]
-    said = DialogContext(
-        (*context.history[:-2], " ".join(context.persona), context.history[-1]),
-        context.persona,
-        seed=3,
-    )
+    spoken = " ".join(always.statement(context.persona, i) for i in range(len(context.persona)))
+    said = DialogContext((*context.history[:-2], spoken, context.history[-1]), context.persona, 3)
     again = always.respond([said])[0]
-    assert not any(again.endswith(f) for f in context.persona)
+    assert not any(again.endswith(s) for s in statements(context))
 
 
 def test_calibrated_rate_is_in_use_and_rates_are_checked():

@@ -150,6 +150,32 @@ def label_dialog(
     return stored
 
 
+def draw_proposals(
+    store: LabelStore, interviewer, actions: ActionSet, n: int, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Up to ``n`` out-of-dialog proposals ``(codes, questions)`` for random codes that
+    nobody has decided yet (fewer if the interviewer runs out of new questions)."""
+    rng = np.random.default_rng(seed)
+    seen = store.decided()
+    codes: list[str] = []
+    proposals: list[str] = []
+    for _ in range(20):  # rounds of drawing; a small bank may run out of new questions
+        wanted = n - len(proposals)
+        if wanted <= 0:
+            break
+        draw_codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=2 * wanted)]
+        seeds = rng.integers(2**31, size=len(draw_codes))
+        drawn = interviewer.respond(
+            [DialogContext(goal=c, seed=int(s)) for c, s in zip(draw_codes, seeds, strict=True)]
+        )
+        for code, question in zip(draw_codes, drawn, strict=True):
+            if (code, question) not in seen and len(proposals) < n:
+                seen.add((code, question))
+                codes.append(code)
+                proposals.append(question)
+    return codes, proposals
+
+
 def label_review(
     store: LabelStore,
     components,
@@ -168,24 +194,7 @@ def label_review(
     """
     actions = ActionSet()
     judge = calibrated_judge(components.identifier.encoder, actions)
-    rng = np.random.default_rng(seed)
-    seen = store.decided()
-    codes: list[str] = []
-    proposals: list[str] = []
-    for _ in range(20):  # rounds of drawing; a small bank may run out of new questions
-        wanted = n - len(proposals)
-        if wanted <= 0:
-            break
-        draw_codes = [actions[int(k)].prompt for k in rng.integers(len(actions), size=2 * wanted)]
-        seeds = rng.integers(2**31, size=len(draw_codes))
-        drawn = components.interviewer.respond(
-            [DialogContext(goal=c, seed=int(s)) for c, s in zip(draw_codes, seeds, strict=True)]
-        )
-        for code, question in zip(draw_codes, drawn, strict=True):
-            if (code, question) not in seen and len(proposals) < n:
-                seen.add((code, question))
-                codes.append(code)
-                proposals.append(question)
+    codes, proposals = draw_proposals(store, components.interviewer, actions, n, seed)
     if len(proposals) < n:
         print_fn(f"only {len(proposals)} proposals were not decided before")
     confidences = judge.confidence(proposals, codes)
