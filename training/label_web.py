@@ -21,8 +21,8 @@ once. State-changing requests are POSTs checked against a per-session CSRF token
 everything a person typed is shown escaped.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations
+# (``Request``, imported inside create_app) at definition time.
 import argparse
 import secrets
 import tempfile
@@ -50,7 +50,7 @@ def _require_web():
     try:
         import fastapi  # noqa: F401
         import jinja2  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as err:
         raise MissingDependencyError(
@@ -204,7 +204,9 @@ class LabelApp:
                 seed=int(self.rng.integers(2**31)),
             )
             confidence = self.judge.confidence(questions, codes) if questions else []
-        queue = [Proposal(c, q, float(p)) for c, q, p in zip(codes, questions, confidence)]
+        queue = [
+            Proposal(c, q, float(p)) for c, q, p in zip(codes, questions, confidence, strict=True)
+        ]
         if self.auto_accept is not None:
             sure = [p for p in queue if p.confidence >= self.auto_accept]
             for proposal in sure:
@@ -366,8 +368,8 @@ def create_app(
         if mode == "typed":
             facts = tuple(f.strip() for f in persona.splitlines() if f.strip())
             if not facts or len(persona) > MAX_PERSONA:
-                return refuse(request, sid, state, "/dialog",
-                              f"Type 1-5 facts, one per line, under {MAX_PERSONA} characters.")  # fmt: skip
+                message = f"Type 1-5 facts, one per line, under {MAX_PERSONA} characters."
+                return refuse(request, sid, state, "/dialog", message)
             state.persona = facts[:5]
         else:
             state.persona = state_app.sample_persona()

@@ -1,0 +1,150 @@
+"""The labelling web app as a live server: 8 concurrent annotators, SIGKILL, and the
+console session writing to the same store at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx", reason="the [dev] extra is not installed")
+pytest.importorskip("fastapi", reason="the [web] extra is not installed")
+
+from convenv.training.label_store import LabelStore  # noqa: E402
+
+pytestmark = pytest.mark.slow
+JSON = {"accept": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(store: str, size: int = 50) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.web_stubs", store, str(port), str(size)], cwd=os.getcwd()
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/login", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def annotator(url: str, name: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=url, timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"name": name, "csrf": token}, headers=JSON)
+    return client, token
+
+
+def decide(client, token, item, verdict="accept") -> httpx.Response:
+    data = {"code": item["code"], "question": item["question"], "verdict": verdict}
+    return client.post("/review/decide", data={**data, "csrf": token}, headers=JSON)
+
+
+@pytest.fixture
+def server(tmp_path):
+    store = str(tmp_path / "team.sqlite")
+    process, url = start_server(store, size=200)
+    yield store, url, process
+    process.kill()
+    process.wait()
+
+
+def test_eight_annotators_times_200_decisions_lose_nothing(server):
+    store, url, _ = server
+    latencies: list[float] = []
+    failures: list[int] = []
+
+    def work(k: int) -> None:
+        client, token = annotator(url, f"person{k}")
+        items = client.get("/api/review", headers=JSON).json()["items"]
+        assert len(items) == 200
+        for item in items:
+            started = time.perf_counter()
+            response = decide(client, token, item, ("accept", "reject")[len(item["question"]) % 2])
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                failures.append(response.status_code)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    assert failures == []
+    decisions = LabelStore(store).decisions()
+    assert len(decisions) == 1600
+    assert len({(d.key(), d.labeller) for d in decisions}) == 1600
+    latencies.sort()
+    print(f"\n1600 decisions in {seconds:.1f} s: {1600 / seconds:.0f}/s, "
+          f"p95 latency {1000 * latencies[int(0.95 * len(latencies))]:.0f} ms")  # fmt: skip
+
+
+def test_every_acknowledged_decision_survives_sigkill(server):
+    store, url, process = server
+    client, token = annotator(url, "ann")
+    items = client.get("/api/review", headers=JSON).json()["items"]
+    acknowledged = []
+    for i, item in enumerate(items):
+        if i == 60:
+            os.kill(process.pid, signal.SIGKILL)  # mid-stream, between two requests
+        try:
+            response = decide(client, token, item)
+        except httpx.HTTPError:
+            break
+        if 200 <= response.status_code < 300:
+            acknowledged.append(item["question"])
+    process.wait()
+    assert len(acknowledged) == 60
+    restarted, _ = start_server(store)
+    try:
+        stored = {d.proposed for d in LabelStore(store).decisions()}
+        assert set(acknowledged) <= stored
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def test_console_and_web_app_write_the_same_store_at_once(server):
+    from tests.web_stubs import stub_components
+
+    store, url, _ = server
+    client, token = annotator(url, "web")
+    items = client.get("/api/review", headers=JSON).json()["items"][:50]
+    from convenv.training.label_session import label_review
+
+    answers = iter(["", "r"] * 100)
+    console = threading.Thread(
+        target=label_review,
+        args=(LabelStore(store), stub_components(), 40),
+        kwargs={
+            "labeller": "console",
+            "input_fn": lambda _: next(answers),
+            "print_fn": lambda _: None,
+            "seed": 99,
+        },
+    )
+    console.start()
+    codes = [decide(client, token, item).status_code for item in items]
+    console.join()
+    assert codes == [200] * 50
+    who = [d.labeller for d in LabelStore(store).decisions()]
+    assert who.count("web") == 50 and who.count("console") == 40

@@ -1,0 +1,61 @@
+"""Fast stand-in agents for the labelling web app, importable by a server subprocess."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from convenv.agents.base import DialogContext
+from tests.conftest import EchoPartner, HashingEncoder
+
+PERSONAS = [
+    ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza."),
+    ("i play the guitar.", "i live in paris.", "i have two kids."),
+]
+
+
+class SeededInterviewer:
+    """A different question per seed (so review rounds never run out), about its goal."""
+
+    def __init__(self) -> None:
+        self.bank: list[tuple[str, str]] = []
+
+    def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
+        return [f"question {c.seed} for {c.goal.removesuffix('.')}?" for c in contexts]
+
+    def add_question(self, goal: str, question: str) -> None:
+        self.bank.append((goal, question))
+
+
+@dataclass
+class Identifier:
+    encoder: object
+
+
+@dataclass
+class Components:
+    partner: object
+    interviewer: object
+    identifier: object
+
+
+def stub_components() -> Components:
+    return Components(EchoPartner(), SeededInterviewer(), Identifier(HashingEncoder()))
+
+
+def stub_app(store: str, token: str | None = None, auto_accept: float | None = None, size=50):
+    from convenv.training.label_web import create_app
+
+    return create_app(store, stub_components(), PERSONAS, token, auto_accept, size)
+
+
+def serve(store: str, port: int, size: int = 50) -> None:
+    """Run the app on 127.0.0.1:port (for tests that need a live server)."""
+    import uvicorn
+
+    uvicorn.run(stub_app(store, size=size), host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 50)
