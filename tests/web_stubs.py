@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +59,30 @@ def serve(store: str, port: int, size: int = 50) -> None:
     import uvicorn
 
     uvicorn.run(stub_app(store, size=size), host="127.0.0.1", port=port, log_level="warning")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(store: str, size: int = 50) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    import httpx
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.web_stubs", store, str(port), str(size)], cwd=os.getcwd()
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/login", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from convenv.actions import ActionSet
+from convenv.agent_choice import AGENT_KINDS, INTERVIEWER_KINDS, resolve_agents
 from convenv.agents.base import DialogContext
 from convenv.cli import plain
 from convenv.errors import MissingDependencyError
@@ -191,28 +192,36 @@ class LabelApp:
         return reply
 
     # --- review mode ----------------------------------------------------------------
-    def fill_queue(self, state: Session) -> None:
+    def fill_queue(self, state: Session, rounds: int = 5) -> None:
         """Draw proposals nobody decided, auto-accept the confident ones, order the rest
-        most doubtful first."""
-        with self.lock:
-            self.draws += 1
-            codes, questions = draw_proposals(
-                self.store,
-                self.components.interviewer,
-                self.actions,
-                self.review_size,
-                seed=int(self.rng.integers(2**31)),
-            )
-            confidence = self.judge.confidence(questions, codes) if questions else []
-        queue = [
-            Proposal(c, q, float(p)) for c, q, p in zip(codes, questions, confidence, strict=True)
-        ]
-        if self.auto_accept is not None:
-            sure = [p for p in queue if p.confidence >= self.auto_accept]
-            for proposal in sure:
-                self.decide(state, proposal, "accept", proposal.question, labeller=AUTO_LABELLER)
-            state.auto_accepted += len(sure)
-            queue = [p for p in queue if p.confidence < self.auto_accept]
+        most doubtful first; draws again (up to ``rounds`` times) while every proposal
+        of a round was accepted automatically."""
+        queue: list[Proposal] = []
+        for _ in range(rounds):
+            with self.lock:
+                codes, questions = draw_proposals(
+                    self.store,
+                    self.components.interviewer,
+                    self.actions,
+                    self.review_size,
+                    seed=int(self.rng.integers(2**31)),
+                )
+                confidence = self.judge.confidence(questions, codes) if questions else []
+            drawn = [
+                Proposal(c, q, float(p))
+                for c, q, p in zip(codes, questions, confidence, strict=True)
+            ]
+            if self.auto_accept is not None:
+                sure = [p for p in drawn if p.confidence >= self.auto_accept]
+                for proposal in sure:
+                    self.decide(
+                        state, proposal, "accept", proposal.question, labeller=AUTO_LABELLER
+                    )
+                state.auto_accepted += len(sure)
+                drawn = [p for p in drawn if p.confidence < self.auto_accept]
+            queue += drawn
+            if queue or not questions:
+                break
         state.queue = sorted(queue, key=lambda p: p.confidence)
 
     def take(self, state: Session, code: str, question: str) -> Proposal:
@@ -503,7 +512,13 @@ def main(argv: list[str] | None = None) -> int:
         "--auto-accept", type=float, default=None, help="accept proposals the goal check is sure of"
     )
     parser.add_argument("--review-size", type=int, default=50, help="proposals per review round")
-    parser.add_argument("--interviewer", default="retrieval", choices=("retrieval", "personagpt"))
+    parser.add_argument(
+        "--partner",
+        default="consistent",
+        choices=AGENT_KINDS,
+        help="who answers (consistent: the retrieval partner that keeps to its persona)",
+    )
+    parser.add_argument("--interviewer", default="retrieval", choices=INTERVIEWER_KINDS)
     parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -513,12 +528,11 @@ def main(argv: list[str] | None = None) -> int:
     _require_web()
     import uvicorn
 
-    from convenv.agent_choice import resolve_agents
     from convenv.personachat import load_personas
     from convenv.training.chat import ChatAgents
 
     partner, interviewer, identifier = resolve_agents(
-        "retrieval", args.interviewer, None, ActionSet(), args.model, args.device
+        args.partner, args.interviewer, None, ActionSet(), args.model, args.device
     )
     app = create_app(
         args.store,
