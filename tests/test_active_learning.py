@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.training import label_session
 from convenv.training.goal_judge import GoalJudge, read_goal_questions
@@ -105,3 +106,17 @@ def test_calibrated_goal_check_and_excluding_auto_labels(default_components, tmp
     store.append(LabelledExample("ask about pets.", "q2?", "q2?", "accept", labeller="ann"))
     assert [e.final for e in store.training_examples(exclude_auto=True)] == ["q2?"]
     assert len(store.training_examples()) == 2
+
+
+def test_an_off_code_question_clause_is_not_auto_accepted(default_components):
+    from convenv.training.goal_judge import question_clause
+    from convenv.training.label_session import calibrated_judge
+
+    judge = calibrated_judge(default_components.encoder, ActionSet())
+    off = "i love to travel as well, what else do you like to do?"
+    assert question_clause(off) == "what else do you like to do?"
+    # Confidence alone would accept it: the statement part is about travel.
+    assert judge.confidence([off], ["talk about travel."])[0] > 0.99
+    on = "where was the last place you went on vacation?"
+    ok = judge.auto_acceptable([off, on], ["talk about travel.", "talk about travel."], 0.9)
+    assert ok.tolist() == [False, True]

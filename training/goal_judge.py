@@ -3,13 +3,22 @@
 The judge embeds each code's description and scores a question by a softmax over
 all codes of its similarity to them: ``confidence(question, code)`` is the
 probability that ``code`` is the question's topic. Active learning shows the person
-the proposals with the lowest confidence first; proposals above a user-set
-threshold may be accepted automatically.
+the proposals with the lowest confidence first.
+
+Confidence alone is not enough to accept a proposal without a person: an
+interviewer whose question banks were labelled by the same similarity to the code
+descriptions is, by construction, confident about everything it proposes (0.98-1.00,
+off-code questions included). :meth:`GoalJudge.auto_acceptable` therefore also asks
+a second, example-based signal about the part that asks: the codes of the
+hand-labelled questions (``data/goal_questions.csv``) nearest the proposal's
+question clause ("i love to travel as well, *what else do you like to do?*") must
+agree with the proposal's code.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +29,23 @@ from convenv.data import data_file
 from convenv.errors import InvalidArgumentError
 
 GOAL_QUESTIONS = data_file("goal_questions.csv")
+
+
+_QUESTION_START = re.compile(
+    r"^(what|which|who|whom|whose|where|when|why|how|do|does|did|are|is|was|were|have|has|"
+    r"had|can|could|would|will|should|any|so)\b"
+)
+
+
+def question_clause(text: str) -> str:
+    """The part of an utterance that asks: its last sentence, and of that the clause
+    after the last comma when the clause starts like a question."""
+    sentences = [t.strip() for t in re.split(r"(?<=[.!?])\s+", text.strip()) if t.strip()]
+    last = next(
+        (t for t in reversed(sentences) if t.endswith("?")), sentences[-1] if sentences else ""
+    )
+    clause = last.rsplit(",", 1)[-1].strip()
+    return clause if clause != last and _QUESTION_START.match(clause) else last
 
 
 class GoalJudge:
@@ -36,6 +62,7 @@ class GoalJudge:
         self.temperature = temperature
         self.codes: list[ActionCode] = list(actions if actions is not None else ActionSet())
         self._vectors = self._describe(self.codes)
+        self._examples: tuple[np.ndarray, list[str]] | None = None
 
     def _describe(self, codes: Sequence[ActionCode]) -> np.ndarray:
         # Label and description together: the label names the topic, the description
@@ -93,7 +120,42 @@ class GoalJudge:
             if loss < best_loss:
                 best, best_loss = float(temperature), loss
         self.temperature = best
+        self._examples = (self.encoder.encode(list(questions)), [self._prompt(c) for c in codes])
         return best
+
+    def _prompt(self, code: str) -> str:
+        return self.codes[self._index(code)].prompt
+
+    def neighbour_codes(self, questions: Sequence[str], k: int = 3) -> list[str]:
+        """For each question, the most common code among its ``k`` nearest hand-labelled
+        questions (ties: the nearest); needs :meth:`calibrate` first."""
+        if self._examples is None:
+            raise InvalidArgumentError(
+                "the goal judge has no labelled examples; call calibrate() first."
+            )
+        vectors, labels = self._examples
+        similarity = self.encoder.encode(list(questions)) @ vectors.T
+        out = []
+        for row in similarity:
+            nearest = np.argsort(-row, kind="stable")[:k]
+            votes: dict[str, int] = {}
+            for j in nearest:
+                votes[labels[j]] = votes.get(labels[j], 0) + 1
+            out.append(max(votes, key=votes.__getitem__))  # a tie goes to the nearest
+        return out
+
+    def auto_acceptable(
+        self, questions: Sequence[str], codes: Sequence[str], threshold: float
+    ) -> np.ndarray:
+        """Which proposals may be accepted without a person: confidence at least
+        ``threshold`` *and* the hand-labelled questions nearest the question clause
+        agree on the code."""
+        sure = self.confidence(questions, codes) >= threshold
+        neighbours = self.neighbour_codes([question_clause(q) for q in questions])
+        agree = np.array(
+            [n == self._prompt(c) for n, c in zip(neighbours, codes, strict=True)], bool
+        )
+        return sure & agree
 
     def accuracy(self, questions: Sequence[str], codes: Sequence[str]) -> float:
         predicted = self.predict(questions)

@@ -60,9 +60,14 @@ def _decide(
     labeller,
     input_fn,
     print_fn,
+    neighbours: str | None = None,
 ) -> LabelledExample:
     print_fn(f"proposed for [{code}]: {proposed}   (goal check {confidence:.2f})")
-    if auto_accept is not None and confidence >= auto_accept:
+    # Auto-accepted only if the nearest hand-labelled questions agree on the code too.
+    agrees = neighbours is None or neighbours == code
+    if auto_accept is not None and confidence >= auto_accept and not agrees:
+        print_fn(f"  the nearest labelled questions say [{neighbours}]: you decide")
+    if auto_accept is not None and confidence >= auto_accept and agrees:
         example = LabelledExample(
             code, proposed, proposed, "accept", history, persona, AUTO_LABELLER
         )
@@ -126,6 +131,7 @@ def label_dialog(
             [DialogContext(tuple(history), goal=code, seed=seed + turn - 1)]
         )
         confidence = float(judge.confidence([proposed], [code])[0])
+        (neighbours,) = judge.neighbour_codes([proposed])
         example = _decide(
             store,
             components.interviewer,
@@ -138,6 +144,7 @@ def label_dialog(
             labeller,
             input_fn,
             print_fn,
+            neighbours,
         )
         stored += 1
         if example.verdict == "reject":
@@ -198,6 +205,7 @@ def label_review(
     if len(proposals) < n:
         print_fn(f"only {len(proposals)} proposals were not decided before")
     confidences = judge.confidence(proposals, codes)
+    neighbours = judge.neighbour_codes(proposals) if proposals else []
     stored = 0
     for i in judge.review_order(proposals, codes):
         _decide(
@@ -212,6 +220,7 @@ def label_review(
             labeller,
             input_fn,
             print_fn,
+            neighbours[i],
         )
         stored += 1
     return stored

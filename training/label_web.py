@@ -207,18 +207,20 @@ class LabelApp:
                     seed=int(self.rng.integers(2**31)),
                 )
                 confidence = self.judge.confidence(questions, codes) if questions else []
+                sure = (
+                    self.judge.auto_acceptable(questions, codes, self.auto_accept)
+                    if questions and self.auto_accept is not None
+                    else np.zeros(len(questions), bool)
+                )
             drawn = [
                 Proposal(c, q, float(p))
                 for c, q, p in zip(codes, questions, confidence, strict=True)
             ]
-            if self.auto_accept is not None:
-                sure = [p for p in drawn if p.confidence >= self.auto_accept]
-                for proposal in sure:
-                    self.decide(
-                        state, proposal, "accept", proposal.question, labeller=AUTO_LABELLER
-                    )
-                state.auto_accepted += len(sure)
-                drawn = [p for p in drawn if p.confidence < self.auto_accept]
+            # Auto-accepted: confident *and* the nearest labelled questions agree.
+            for proposal in (p for p, ok in zip(drawn, sure, strict=True) if ok):
+                self.decide(state, proposal, "accept", proposal.question, labeller=AUTO_LABELLER)
+            state.auto_accepted += int(sure.sum())
+            drawn = [p for p, ok in zip(drawn, sure, strict=True) if not ok]
             queue += drawn
             if queue or not questions:
                 break
