@@ -11,25 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from convenv.agents.tiny_personagpt import FALLBACK_SENTENCES
+from convenv.agents.tiny_personagpt import FALLBACK_SENTENCES, train_byte_bpe
 
 # SmolLM2's special tokens (its vocabulary also holds PersonaGPT's ``<|endoftext|>``).
 SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-
-
-def _train_bpe(sentences: Sequence[str], vocab_size: int):
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIALS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(list(sentences) * 3, trainer)
-    return bpe
 
 
 def build_tiny_gguf(
@@ -51,7 +36,7 @@ def build_tiny_gguf(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    bpe = _train_bpe(sentences, vocab_size)
+    bpe = train_byte_bpe(sentences, vocab_size, SPECIALS)
     state = json.loads(bpe.to_str())
     vocab: dict[str, int] = state["model"]["vocab"]
     tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]

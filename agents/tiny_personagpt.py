@@ -40,6 +40,23 @@ FALLBACK_SENTENCES = (
 )
 
 
+def train_byte_bpe(sentences: Sequence[str], vocab_size: int, specials: Sequence[str]):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``sentences``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(list(sentences) * 3, trainer)
+    return bpe
+
+
 def build_tiny_personagpt(
     directory: Path | str,
     sentences: Sequence[str] = FALLBACK_SENTENCES,
@@ -51,22 +68,11 @@ def build_tiny_personagpt(
 ) -> Path:
     """Write a tiny GPT-2 + tokenizer with PersonaGPT's special tokens to ``directory``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    specials = [EOS, SEP, CLS, *ADDITIONAL_TOKENS]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(list(sentences) * 3, trainer)
+    bpe = train_byte_bpe(sentences, vocab_size, [EOS, SEP, CLS, *ADDITIONAL_TOKENS])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token=EOS,

@@ -358,6 +358,16 @@ def create_app(
         sid, state = current(request)
         return sid, state, (None if state.name else RedirectResponse("/login", 303))
 
+    def guard(request: Request, csrf: str, target: str):
+        """``(sid, state, response to return instead)`` for a state-changing request:
+        a person must have logged in and the form must carry the session's token."""
+        sid, state, away = named(request)
+        if away:
+            return sid, state, away
+        if not csrf_ok(request, state, csrf):
+            return sid, state, refuse(request, sid, state, target, "The form expired; try again.")
+        return sid, state, None
+
     @app.get("/dialog", response_class=HTMLResponse)
     def dialog_page(request: Request):
         sid, state, away = named(request)
@@ -371,11 +381,9 @@ def create_app(
     def set_persona(
         request: Request, mode: str = Form("sample"), persona: str = Form(""), csrf: str = Form("")
     ):
-        sid, state, away = named(request)
-        if away:
-            return away
-        if not csrf_ok(request, state, csrf):
-            return refuse(request, sid, state, "/dialog", "The form expired; try again.")
+        sid, state, stop = guard(request, csrf, "/dialog")
+        if stop:
+            return stop
         if mode == "typed":
             facts = tuple(f.strip() for f in persona.splitlines() if f.strip())
             if not facts or len(persona) > MAX_PERSONA:
@@ -391,11 +399,9 @@ def create_app(
     def propose(
         request: Request, code_id: str = Form(""), new_code: str = Form(""), csrf: str = Form("")
     ):
-        sid, state, away = named(request)
-        if away:
-            return away
-        if not csrf_ok(request, state, csrf):
-            return refuse(request, sid, state, "/dialog", "The form expired; try again.")
+        sid, state, stop = guard(request, csrf, "/dialog")
+        if stop:
+            return stop
         try:
             code = state_app.code_from_form(code_id, new_code)
         except ValueError as err:
@@ -412,11 +418,9 @@ def create_app(
         correction: str = Form(""),
         csrf: str = Form(""),
     ):
-        sid, state, away = named(request)
-        if away:
-            return away
-        if not csrf_ok(request, state, csrf):
-            return refuse(request, sid, state, "/dialog", "The form expired; try again.")
+        sid, state, stop = guard(request, csrf, "/dialog")
+        if stop:
+            return stop
         if state.pending is None:
             return refuse(request, sid, state, "/dialog", "Pick a code first.")
         try:
@@ -461,11 +465,9 @@ def create_app(
         correction: str = Form(""),
         csrf: str = Form(""),
     ):
-        sid, state, away = named(request)
-        if away:
-            return away
-        if not csrf_ok(request, state, csrf):
-            return refuse(request, sid, state, "/review", "The form expired; try again.")
+        sid, state, stop = guard(request, csrf, "/review")
+        if stop:
+            return stop
         if verdict == "skip":
             try:
                 state.queue.append(state_app.take(state, code, question))
