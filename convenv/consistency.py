@@ -144,11 +144,8 @@ class ConsistencyJudge:
             mine = set(key)
             negatives = []
             for fact in key:
-                rows = self.pool.nearest_rows([fact], self.encoder)
-                others = [self.pool.facts[r] for r in rows if self.pool.facts[r] not in mine]
-                negatives.append(
-                    self.encoder.encode(others) if others else np.zeros((0, vectors.shape[1]))
-                )
+                rows = [r for r in self._negative_rows(fact) if self.pool.facts[r] not in mine]
+                negatives.append(self.pool.vectors(np.array(rows, dtype=np.int64), self.encoder))
             found = PersonaProfile(vectors, tuple(negatives))
             self._profiles[key] = found
             if len(self._profiles) > self.profile_cache_size:
@@ -160,17 +157,19 @@ class ConsistencyJudge:
         (paraphrases of it left out), embedded; cached per fact."""
         found = self._negatives.get(fact)
         if found is None:
-            rows = self.pool.nearest_rows([fact], self.encoder)
-            others = [self.pool.facts[r] for r in rows if self.pool.facts[r] != fact]
-            found = (
-                self.encoder.encode(others)
-                if others
-                else np.zeros((0, self.encoder.dim), np.float32)
-            )
+            rows = np.array(self._negative_rows(fact), dtype=np.int64)
+            found = self.pool.vectors(rows, self.encoder)
             self._negatives[fact] = found
             if len(self._negatives) > 8 * self.profile_cache_size:
                 self._negatives.pop(next(iter(self._negatives)))
         return found
+
+    def _negative_rows(self, fact: str) -> list[int]:
+        """Pool rows of the other-persona facts nearest ``fact`` (its paraphrases and
+        the fact itself left out). Their vectors come from the pool's own matrix, so a
+        new persona costs no encoder call for them."""
+        rows = self.pool.nearest_rows([fact], self.encoder)
+        return [r for r in rows if self.pool.facts[r] != fact]
 
     def contradicted(self, own: np.ndarray, other: np.ndarray) -> np.ndarray:
         """Element-wise: does a sentence with similarity ``own`` to a fact and ``other``
