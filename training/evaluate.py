@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from convenv.agents.base import DialogContext
-from convenv.agents.personagpt import PersonaGPTAgent
+from convenv.agents.personagpt import PRECISIONS, PersonaGPTAgent
 from convenv.cli import plain
 from convenv.personachat import Dialog, load_dialogs
 from convenv.training.finetune import evaluate_loss
@@ -71,13 +71,16 @@ def evaluate_model(
     batch_size: int = 16,
     generate: bool = True,
     progress: bool = True,
+    perplexity: bool = True,
 ) -> dict[str, float]:
     """Perplexity and F1 of ``agent``'s model on ``dialogs``."""
-    examples = personachat_examples(agent.tokenizer, dialogs, agent.max_context)
-    loss = evaluate_loss(
-        agent.model, examples, agent.tokenizer.pad_token_id, agent.device, batch_size
-    )["all"]
-    result = {"perplexity": math.exp(loss), "loss": loss, "responses": float(len(examples))}
+    result: dict[str, float] = {}
+    if perplexity:
+        examples = personachat_examples(agent.tokenizer, dialogs, agent.max_context)
+        loss = evaluate_loss(
+            agent.model, examples, agent.tokenizer.pad_token_id, agent.device, batch_size
+        )["all"]
+        result = {"perplexity": math.exp(loss), "loss": loss, "responses": float(len(examples))}
     if generate:
         cases = response_cases(dialogs)
         scores = []
@@ -102,25 +105,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--no-f1", action="store_true", help="perplexity only (no generation)")
+    parser.add_argument("--no-perplexity", action="store_true", help="F1 only (no perplexity pass)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="weights: auto (bf16 on CUDA), float32, bfloat16 (faster generation on CPU)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
     # Greedy decoding: F1 of the most likely reply, reproducible run to run.
+    if args.no_f1 and args.no_perplexity:
+        parser.error("--no-f1 and --no-perplexity leave nothing to measure; drop one")
     agent = PersonaGPTAgent(
-        args.model, device=args.device, do_sample=False, max_new_tokens=args.max_new_tokens
+        args.model,
+        device=args.device,
+        do_sample=False,
+        max_new_tokens=args.max_new_tokens,
+        precision=args.precision,
     )
     torch.manual_seed(0)
-    result = evaluate_model(agent, dialogs, args.batch_size, not args.no_f1, args.progress)
+    result = evaluate_model(
+        agent, dialogs, args.batch_size, not args.no_f1, args.progress, not args.no_perplexity
+    )
     print("| model | perplexity | F1 |")
     print("|---|---|---|")
     for name, (ppl, f1) in PUBLISHED.items():
         print(f"| {name} (published) | {ppl} | {f1} |")
     f1 = f"{result['f1']:.1f}" if "f1" in result else "-"
-    print(
-        f"| {args.model} (this run, {len(dialogs)} dialogs) | {result['perplexity']:.1f} | {f1} |"
-    )
+    ppl = f"{result['perplexity']:.1f}" if "perplexity" in result else "-"
+    print(f"| {args.model} (this run, {len(dialogs)} dialogs) | {ppl} | {f1} |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"model": args.model, **result}, indent=2))
