@@ -19,6 +19,10 @@ _LAZY = {
     "SentenceEncoder": "convenv.agents.sentence_encoder",
     "HumanAgent": "convenv.agents.human",
     "build_tiny_personagpt": "convenv.agents.tiny_personagpt",
+    "ConsistentPartner": "convenv.agents.consistent_partner",
+    "RevealRates": "convenv.agents.consistent_partner",
+    "resolve_model_source": "convenv.agents.model_source",
+    "build_tiny_gguf": "convenv.agents.tiny_gguf",
 }
 
 __getattr__ = lazy_attributes(__name__, _LAZY)

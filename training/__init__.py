@@ -25,6 +25,11 @@ _LAZY = {
     "EpisodeRecord": "convenv.training.rollout",
     "read_episodes": "convenv.training.selfplay",
     "GoalJudge": "convenv.training.goal_judge",
+    "SQLiteLabelStore": "convenv.training.label_db",
+    "migrate_labels": "convenv.training.label_db",
+    "BuildPartnerConfig": "convenv.training.build_partner",
+    "build_partner": "convenv.training.build_partner",
+    "create_app": "convenv.training.label_web",
 }
 
 __getattr__ = lazy_attributes(__name__, _LAZY)
