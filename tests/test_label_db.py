@@ -111,7 +111,10 @@ def test_migrate_command_and_bad_files(tmp_path, capsys):
     from convenv.cli import main
 
     LabelStore(tmp_path / "a.jsonl").append(decision(0))
-    assert main(["migrate-labels", str(tmp_path / "a.jsonl"), str(tmp_path / "b.sqlite")]) == 0
+    args = ["migrate-labels", str(tmp_path / "a.jsonl"), str(tmp_path / "b.sqlite")]
+    assert main([*args, "--dry-run"]) == 0
+    assert "1 would be new" in capsys.readouterr().out and not (tmp_path / "b.sqlite").exists()
+    assert main(args) == 0
     assert "1 new" in capsys.readouterr().out
     assert main(["migrate-labels", str(tmp_path / "none.jsonl"), str(tmp_path / "c.db")]) == 2
     (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)

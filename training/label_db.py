@@ -143,15 +143,23 @@ class SQLiteLabelStore(LabelStore):
             return int(db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
 
 
-def migrate_labels(source: Path | str, target: Path | str) -> tuple[int, int]:
+def migrate_labels(
+    source: Path | str, target: Path | str, dry_run: bool = False
+) -> tuple[int, int]:
     """Copy every decision of one store into another (JSON Lines ↔ SQLite); returns
     ``(records read, records new in the target)``. Nothing is lost: each source
-    example is checked to be in the target afterwards."""
+    example is checked to be in the target afterwards. ``dry_run`` only counts."""
     if not Path(source).is_file():
         raise InvalidArgumentError(f"source={str(source)!r} is not a file; pass a label store.")
+    if dry_run and not Path(target).exists():
+        return len(LabelStore(source).decisions()), len(LabelStore(source).decisions())
     source_store, target_store = LabelStore(source), LabelStore(target)
     read = source_store.decisions()
-    before = len(target_store.decisions())
+    existing = target_store.decisions()
+    if dry_run:
+        have = {(e.key(), e.labeller) for e in existing}
+        return len(read), len({(e.key(), e.labeller) for e in read} - have)
+    before = len(existing)
     target_store.extend(read)
     after = target_store.decisions()
     missing = {e.key() for e in read} - {e.key() for e in after}

@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("source", help="the store to read (e.g. runs/labels.jsonl)")
     parser.add_argument("target", help="the store to write (e.g. runs/labels.sqlite)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="count what would be copied, write nothing"
+    )
     args = parser.parse_args(argv)
-    read, added = migrate_labels(args.source, args.target)
-    print(f"read {read} decisions from {args.source}; {added} new in {args.target}")
+    read, added = migrate_labels(args.source, args.target, args.dry_run)
+    verb = "would be new" if args.dry_run else "new"
+    print(f"read {read} decisions from {args.source}; {added} {verb} in {args.target}")
     return 0
