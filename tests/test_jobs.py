@@ -224,7 +224,7 @@ def test_ctrl_c_keeps_episodes_and_exits_130(tmp_path, default_components):
     while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=180)
     assert process.returncode == 130, stderr[-2000:]
     kept = len(list(read_jsonl(out)))
     assert f"interrupted: {kept} finished episodes kept" in stdout

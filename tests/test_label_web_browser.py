@@ -15,7 +15,12 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 from convenv.training.label_store import LabelStore  # noqa: E402
 from tests.web_stubs import start_server  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Debian's package first: the browser a user of this project has, never a downloaded one.
+CHROMIUM = next(
+    (p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+     if p and Path(p).exists()),
+    None,
+)  # fmt: skip
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -91,13 +96,15 @@ def test_review_with_shortcuts(browser, live):
     page.goto(url + "/review")
     first = page.inner_text("#proposed")
     shoot(page, "review")
-    page.keyboard.press("r")
-    page.wait_for_function(f"document.querySelector('#proposed').innerText !== {first!r}")
+    with page.expect_navigation():
+        page.keyboard.press("r")
     second = page.inner_text("#proposed")
-    page.keyboard.press("s")  # skip: to the back of the queue, nothing stored
-    page.wait_for_function(f"document.querySelector('#proposed').innerText !== {second!r}")
-    page.keyboard.press("a")
-    page.wait_for_load_state()
+    assert second != first
+    with page.expect_navigation():
+        page.keyboard.press("s")  # skip: to the back of the queue, nothing stored
+    assert page.inner_text("#proposed") != second
+    with page.expect_navigation():
+        page.keyboard.press("a")
     decided = [(d.proposed, d.verdict) for d in LabelStore(store).decisions()]
     assert decided[0] == (first, "reject") and len(decided) == 2
     assert second not in [p for p, _ in decided]
@@ -122,9 +129,8 @@ def test_export_downloads_and_loads_with_datasets(browser, live, tmp_path):
     _, url = live
     page = log_in(browser, url, "ann")
     for key in ("1", "a", "2", "r"):
-        page.keyboard.press(key)
-        page.wait_for_load_state()
-        page.wait_for_timeout(150)
+        with page.expect_navigation():  # each key posts a form; wait for its answer
+            page.keyboard.press(key)
     page.goto(url + "/progress")
     shoot(page, "progress")
     assert page.inner_text("#total") == "2"
