@@ -213,7 +213,10 @@ def test_selfplay_rerun_refuses_resumes_or_overwrites(tmp_path, default_componen
 def test_ctrl_c_keeps_episodes_and_exits_130(tmp_path, default_components):
     out = tmp_path / "interrupted.jsonl"
     code = (
-        "import sys; from convenv.training import selfplay; "
+        # A process started in the background inherits SIGINT ignored; a terminal's
+        # Ctrl-C reaches a program with Python's default handler, so restore it.
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from convenv.training import selfplay; "
         "sys.exit(selfplay.main(['--episodes', '100000', '--n-envs', '1', "
         f"'--max-turns', '2', '--out', {str(out)!r}, '--no-progress']))"
     )
