@@ -118,7 +118,7 @@ class ConsistentPartner:
         own = (vectors @ profile.facts.T).max(axis=1) >= REVEAL_SIMILARITY
         return bool((stranger & ~own).any())
 
-    def _pool_sentences(self) -> tuple[list[str], np.ndarray]:
+    def pool_sentences(self) -> tuple[list[str], np.ndarray]:
         """The pool's response sentences and their embeddings (the identifier's warm-up
         embeds the same list, so the matrix usually comes from the disk cache)."""
         if self._sentences is None:
@@ -139,7 +139,7 @@ class ConsistentPartner:
         if found is None:
             found = persona[index]
             if self.paraphrase_floor is not None:
-                sentences, matrix = self._pool_sentences()
+                sentences, matrix = self.pool_sentences()
                 fact = self.judge.profile(persona).facts[index]
                 similarity = matrix @ fact
                 for row in np.argsort(-similarity)[:20].tolist():

@@ -44,6 +44,7 @@ SUBCOMMANDS = {
         "the partner replayed in people's place on validation dialogs",
     ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
+    "prepare": ("convenv.prepare", "build every embedding cache once, before the jobs start"),
 }
 
 
