@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -23,9 +22,7 @@ import httpx
 
 # The test stubs live in the repository's tests/ package: run from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.web_stubs import start_server
-
-JSON = {"accept": "application/json"}
+from tests.web_stubs import JSON, decide, log_in, start_server
 
 
 def run(url: str, annotators: int, decisions: int) -> tuple[float, list[float]]:
@@ -35,23 +32,12 @@ def run(url: str, annotators: int, decisions: int) -> tuple[float, list[float]]:
 
     def work(k: int) -> None:
         client = httpx.Client(base_url=url, timeout=60)
-        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-        client.post("/login", data={"name": f"a{k}-{annotators}", "csrf": csrf}, headers=JSON)
+        csrf = log_in(client, f"a{k}-{annotators}")
         items = client.get("/api/review", headers=JSON).json()["items"][:decisions]
         ready.wait()
         for item in items:
             started = time.perf_counter()
-            response = client.post(
-                "/review/decide",
-                data={
-                    "code": item["code"],
-                    "question": item["question"],
-                    "verdict": "accept",
-                    "csrf": csrf,
-                },
-                headers=JSON,
-            )
-            response.raise_for_status()
+            decide(client, csrf, item).raise_for_status()
             latencies.append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(annotators)]

@@ -171,11 +171,10 @@ class PersonaIdentifier:
             for state in states:
                 if state.negatives is None:
                     state.negatives = self._negatives(state.candidates)
-            scores = self._hear_filtered(states, counts, vectors[start:])
-        elif self.aggregation == "max":
+        if self.aggregation == "max" and self.judge is None:
             scores = self._hear_max(states, counts, vectors[start:])
         else:
-            scores = self._hear_all(states, counts, vectors[start:])
+            scores = self._hear_each(states, counts, vectors[start:])
         for state, count in zip(states, counts, strict=True):
             state.heard += count
         return scores
@@ -212,38 +211,29 @@ class PersonaIdentifier:
                 np.maximum(scores[i], candidates[i] @ said[k], out=scores[i])
         return scores.copy()
 
-    def _hear_filtered(
+    def _hear_each(
         self, states: Sequence[Identification], counts: list[int], said: np.ndarray
     ) -> np.ndarray:
-        """Every episode on its own, contradictions left out (see the class docstring)."""
+        """Episode by episode: aggregations other than "max" keep every similarity, and
+        a judge needs each episode's own negatives (then "max" is a running maximum)."""
         start = 0
         for state, count in zip(states, counts, strict=True):
-            if count:
-                sims = self._filtered(state.vectors, state.negatives, said[start : start + count])
-                start += count
-                if self.aggregation == "max":
-                    new = sims.max(axis=1)
-                    state.scores = new if state.heard == 0 else np.maximum(state.scores, new)
-                else:
-                    if state.similarities is not None:
-                        sims = np.concatenate([state.similarities, sims], axis=1)
-                    state.similarities = sims
-                    state.scores = self._aggregate_similarities(sims)
-        return padded_stack([state.scores for state in states], np.float32)
-
-    def _hear_all(
-        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
-    ) -> np.ndarray:
-        """Aggregations other than "max" need every similarity: keep them per episode."""
-        start = 0
-        for state, count in zip(states, counts, strict=True):
-            if count:
-                new = state.vectors @ said[start : start + count].T
-                start += count
-                if state.similarities is not None:
-                    new = np.concatenate([state.similarities, new], axis=1)
-                state.similarities = new
-                state.scores = self._aggregate_similarities(new)
+            if not count:
+                continue
+            chunk = said[start : start + count]
+            start += count
+            if self.judge is None:
+                sims = state.vectors @ chunk.T
+            else:
+                sims = self._filtered(state.vectors, state.negatives, chunk)
+            if self.aggregation == "max":
+                new = sims.max(axis=1)
+                state.scores = new if state.heard == 0 else np.maximum(state.scores, new)
+                continue
+            if state.similarities is not None:
+                sims = np.concatenate([state.similarities, sims], axis=1)
+            state.similarities = sims
+            state.scores = self._aggregate_similarities(sims)
         return padded_stack([state.scores for state in states], np.float32)
 
     def score(self, utterances: Sequence[str], candidates: Sequence[str]) -> np.ndarray:

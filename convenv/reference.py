@@ -46,14 +46,23 @@ class CandidatePool:
         from the pool's own matrix: small enough to stay in CPU cache, unlike the encoder's.
         """
         if self._encoder is not encoder:
-            self._matrix, self._encoder = encoder.encode(self.facts), encoder
+            self._matrix, self._encoder = self._embedded(encoder), encoder
         return None if (rows < 0).any() else self._matrix[rows]
+
+    def _embedded(self, encoder) -> np.ndarray:
+        """The pool's facts embedded by ``encoder``, reusing the other matrix when the
+        identifier's and the topic encoder are the same one (the usual case)."""
+        if self._encoder is encoder and self._matrix is not None:
+            return self._matrix
+        if self._topic_encoder is encoder and self._topic_matrix is not None:
+            return self._topic_matrix
+        return encoder.encode(self.facts)
 
     def nearest_rows(self, persona: Sequence[str], encoder) -> list[int]:
         """Pool rows of the facts nearest each persona fact (paraphrases excluded)."""
         # Its own matrix: the topic encoder may differ from the identifier's.
         if self._topic_encoder is not encoder:
-            self._topic_matrix, self._topic_encoder = encoder.encode(self.facts), encoder
+            self._topic_matrix, self._topic_encoder = self._embedded(encoder), encoder
         vectors = encoder.encode(list(persona))
         rows: list[int] = []
         for fact, vector in zip(persona, vectors, strict=True):

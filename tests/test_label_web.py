@@ -10,18 +10,12 @@ pytest.importorskip("fastapi", reason="the [web] extra is not installed")
 from fastapi.testclient import TestClient
 
 from convenv.training.label_store import LabelStore
-from tests.web_stubs import stub_app
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+from tests.web_stubs import decide, log_in, stub_app
 
 
 def logged_in(app, name="ann") -> tuple[TestClient, str]:
     client = TestClient(app)
-    token = csrf_of(client.get("/login").text)
-    client.post("/login", data={"name": name, "csrf": token})
-    return client, token
+    return client, log_in(client, name)
 
 
 @pytest.fixture
@@ -91,29 +85,9 @@ def test_review_orders_by_doubt_and_auto_accepts(store_path):
     assert confidences == sorted(confidences) and all(c < 0.5 for c in confidences)
     auto = [d for d in LabelStore(store_path).decisions() if d.labeller == "auto"]
     assert len(auto) + len(items) == 30
-    first = items[0]
-    response = client.post(
-        "/review/decide",
-        data={
-            "code": first["code"],
-            "question": first["question"],
-            "verdict": "reject",
-            "csrf": token,
-        },
-        headers={"accept": "application/json"},
-    )
-    assert response.status_code == 200
-    again = client.post(  # decided already: refused, nothing stored twice
-        "/review/decide",
-        data={
-            "code": first["code"],
-            "question": first["question"],
-            "verdict": "accept",
-            "csrf": token,
-        },
-        headers={"accept": "application/json"},
-    )
-    assert again.status_code == 400
+    assert decide(client, token, items[0], "reject").status_code == 200
+    # Decided already: refused, nothing stored twice.
+    assert decide(client, token, items[0], "accept").status_code == 400
     assert len(LabelStore(store_path).decisions()) == len(auto) + 1
 
 

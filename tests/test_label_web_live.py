@@ -4,7 +4,6 @@ console session writing to the same store at once."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import time
@@ -15,22 +14,14 @@ httpx = pytest.importorskip("httpx", reason="the [dev] extra is not installed")
 pytest.importorskip("fastapi", reason="the [web] extra is not installed")
 
 from convenv.training.label_store import LabelStore  # noqa: E402
-from tests.web_stubs import start_server  # noqa: E402
+from tests.web_stubs import JSON, decide, log_in, start_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
-JSON = {"accept": "application/json"}
 
 
 def annotator(url: str, name: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=url, timeout=30)
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-    client.post("/login", data={"name": name, "csrf": token}, headers=JSON)
-    return client, token
-
-
-def decide(client, token, item, verdict="accept") -> httpx.Response:
-    data = {"code": item["code"], "question": item["question"], "verdict": verdict}
-    return client.post("/review/decide", data={**data, "csrf": token}, headers=JSON)
+    return client, log_in(client, name)
 
 
 @pytest.fixture

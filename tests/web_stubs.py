@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -42,6 +43,27 @@ class Components:
     partner: object
     interviewer: object
     identifier: object
+
+
+JSON = {"accept": "application/json"}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def log_in(client, name: str) -> str:
+    """Log ``client`` (an httpx or Starlette test client) in as ``name``; its CSRF token."""
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"name": name, "csrf": token}, headers=JSON)
+    return token
+
+
+def decide(client, token: str, item: dict, verdict: str = "accept"):
+    """Post one review decision about a queued ``item`` (as JSON, so 200 means stored)."""
+    data = {"code": item["code"], "question": item["question"], "verdict": verdict}
+    return client.post("/review/decide", data={**data, "csrf": token}, headers=JSON)
 
 
 def stub_components() -> Components:

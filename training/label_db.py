@@ -151,10 +151,10 @@ def migrate_labels(
     example is checked to be in the target afterwards. ``dry_run`` only counts."""
     if not Path(source).is_file():
         raise InvalidArgumentError(f"source={str(source)!r} is not a file; pass a label store.")
-    if dry_run and not Path(target).exists():
-        return len(LabelStore(source).decisions()), len(LabelStore(source).decisions())
-    source_store, target_store = LabelStore(source), LabelStore(target)
-    read = source_store.decisions()
+    read = LabelStore(source).decisions()
+    if dry_run and not Path(target).exists():  # opening it would create it
+        return len(read), len(read)
+    target_store = LabelStore(target)
     existing = target_store.decisions()
     if dry_run:
         have = {(e.key(), e.labeller) for e in existing}
