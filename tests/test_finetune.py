@@ -9,9 +9,23 @@ from safetensors.torch import load_file
 from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent, load_personagpt
 from convenv.agents.tiny_personagpt import build_tiny_personagpt
+from convenv.errors import InvalidArgumentError
 from convenv.personachat import Dialog
-from convenv.training.finetune import FinetuneConfig, evaluate_loss, finetune
-from convenv.training.finetune_data import IGNORE, action_examples, personachat_examples
+from convenv.training.finetune import (
+    FinetuneConfig,
+    _capped,
+    evaluate_loss,
+    finetune,
+    oversample,
+    split_examples,
+)
+from convenv.training.finetune_data import (
+    IGNORE,
+    SupervisedExample,
+    action_examples,
+    personachat_examples,
+    personachat_question_examples,
+)
 from convenv.training.label_store import LabelledExample, LabelStore
 
 
@@ -198,3 +212,59 @@ def test_bf16_autocast_on_cuda(tiny_dir, store, tmp_path):
     )
     assert summary["device"].startswith("cuda")
     assert summary["eval_loss_after"]["all"] < summary["eval_loss_before"]["all"]
+
+
+class _StubGoalJudge:
+    """Calls every question about pets, and accepts those that mention a dog."""
+
+    def predict(self, questions):
+        return ["ask about pets."] * len(questions)
+
+    def auto_acceptable(self, questions, codes, threshold):
+        return [("dog" in q) and threshold <= 0.9 for q in questions]
+
+
+def test_personachat_questions_become_interviewer_examples_with_history(tiny_dir):
+    tokenizer, _ = load_personagpt(tiny_dir, torch.device("cpu"), torch.float32)
+    dialog = Dialog(
+        ("do you have a dog?", "hi, i am a nurse. do you have a dog?", "yes. any cats?"),
+        ("i have a dog.",),
+        ("i am a nurse.",),
+        "train",
+    )
+    (example,) = personachat_question_examples(tokenizer, [dialog], _StubGoalJudge(), 0.9)
+    assert example.task == "action"
+    text = tokenizer.decode(example.input_ids)
+    # the action prompt, then the history before the question (turn 0 has none: skipped)
+    assert text.startswith("<|act|> ask about pets.<|p1|><|sep|><|start|>do you have a dog?")
+    kept = [t for t in example.labels if t != IGNORE]
+    assert tokenizer.decode(kept) == "hi, i am a nurse. do you have a dog?<|endoftext|>"
+    assert personachat_question_examples(tokenizer, [dialog], _StubGoalJudge(), 0.95) == []
+
+
+def _examples(task: str, n: int) -> list[SupervisedExample]:
+    return [SupervisedExample([i], [i], task) for i in range(n)]
+
+
+def test_oversampling_reaches_the_share_and_never_drops():
+    examples = _examples("persona", 900) + _examples("action", 10)
+    mixed = oversample(examples, "action", 0.2)
+    actions = sum(e.task == "action" for e in mixed)
+    assert actions / len(mixed) == pytest.approx(0.2, abs=0.01)
+    assert sum(e.task == "persona" for e in mixed) == 900
+    assert oversample(examples, "action", 0.0) == examples  # off
+    assert oversample(examples, "action", 0.005) == examples  # already above the share
+    assert oversample(_examples("persona", 5), "action", 0.5) == _examples("persona", 5)
+
+
+def test_the_held_out_split_keeps_every_task():
+    examples = _examples("persona", 1000) + _examples("action", 20)
+    train, held = split_examples(examples, 0.02, seed=0)
+    assert sum(e.task == "action" for e in held) == 1
+    assert sum(e.task == "persona" for e in held) == 20
+    assert len(train) + len(held) == len(examples)
+    assert not {id(e) for e in train} & {id(e) for e in held}
+    capped = _capped(held, 4)
+    assert len(capped) == 4 and {e.task for e in capped} == {"action", "persona"}
+    with pytest.raises(InvalidArgumentError, match="action_share"):
+        FinetuneConfig(action_share=1.0)

@@ -61,6 +61,10 @@ class BuildPartnerConfig:
     grad_accum: int = field(default=2, metadata={"help": "forward passes per update"})
     lr: float = field(default=2e-4, metadata={"help": "peak learning rate"})
     max_length: int = field(default=256, metadata={"help": "tokens per example"})
+    action_share: float = field(
+        default=0.15,
+        metadata={"help": "share of training examples that are interviewer action prompts"},
+    )
     save_every: int = field(default=20, metadata={"help": "checkpoint every N updates"})
     precision: str = field(
         default="auto",
@@ -101,6 +105,7 @@ class BuildPartnerConfig:
             eval_fraction=0.02,
             max_eval_examples=200,
             max_length=self.max_length,
+            action_share=self.action_share,
             save_every=self.save_every,
             keep_checkpoints=1,
             seed=self.seed,

@@ -27,6 +27,7 @@ import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
+from itertools import zip_longest
 from pathlib import Path
 
 import torch
@@ -42,6 +43,9 @@ from convenv.training.label_store import DEFAULT_STORE
 TASKS = ("actions", "personachat", "partner")
 PRECISIONS = ("auto", "bf16", "fp32")
 STATE_FILE = "training_state.pt"
+# How sure the goal judge must be of a Persona-Chat question's code to train the
+# interviewer on it (with the nearest hand-labelled questions agreeing).
+QUESTION_CONFIDENCE = 0.9
 CHECKPOINT_PREFIX = "checkpoint-"
 # Tests kill the process at one stage of a save to check that nothing is lost.
 KILL_DURING_SAVE = "CONVENV_TEST_KILL_DURING_SAVE"
@@ -81,6 +85,10 @@ class FinetuneConfig:
         default=500, metadata={"help": "cap on the held-out examples scored before and after"}
     )
     max_length: int = field(default=512, metadata={"help": "tokens per example"})
+    action_share: float = field(
+        default=0.0,
+        metadata={"help": "repeat action-code examples up to this share of training (0: off)"},
+    )
     save_every: int = field(default=0, metadata={"help": "checkpoint every N updates (0: end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
@@ -116,6 +124,8 @@ class FinetuneConfig:
             raise InvalidArgumentError(
                 f"eval_fraction={self.eval_fraction}; pass a value in [0, 1)."
             )
+        if not 0.0 <= self.action_share < 1.0:
+            raise InvalidArgumentError(f"action_share={self.action_share}; pass a share in [0, 1).")
         if self.lr <= 0:
             raise InvalidArgumentError(f"lr={self.lr}; pass a positive learning rate.")
         if self.max_minutes < 0:
@@ -133,6 +143,7 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
         action_examples,
         code_question_examples,
         personachat_examples,
+        personachat_question_examples,
     )
     from convenv.training.goal_judge import read_goal_questions
     from convenv.training.label_store import LabelStore
@@ -156,16 +167,70 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
     if config.personachat_dialogs or config.task in ("personachat", "partner"):
         dialogs = load_dialogs("train")[: config.personachat_dialogs or None]
         examples += personachat_examples(tokenizer, dialogs, config.max_length)
+        if config.task == "partner":
+            examples += personachat_question_examples(
+                tokenizer,
+                dialogs,
+                _goal_judge(config.device),
+                QUESTION_CONFIDENCE,
+                config.max_length,
+            )
     return examples
 
 
+def _goal_judge(device: str):
+    """The goal check calibrated on ``data/goal_questions.csv``, on the bundled encoder."""
+    from convenv.actions import ActionSet
+    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.training.label_session import calibrated_judge
+
+    return calibrated_judge(SentenceEncoder(device=device), ActionSet())
+
+
 def split_examples(examples, eval_fraction: float, seed: int):
-    """Shuffle once with ``seed`` and hold out ``eval_fraction`` (at least one example)."""
+    """Shuffle once with ``seed`` and hold out ``eval_fraction`` of each task.
+
+    Per task, so that a rare task (88 goal questions among 40k Persona-Chat replies)
+    still has held-out examples whose loss shows whether it was learned.
+    """
     shuffled = list(examples)
     random.Random(seed).shuffle(shuffled)
-    n_eval = max(1, int(len(shuffled) * eval_fraction)) if eval_fraction > 0 else 0
-    n_eval = min(n_eval, len(shuffled) - 1)
-    return shuffled[n_eval:], shuffled[:n_eval]
+    if eval_fraction <= 0 or len(shuffled) < 2:
+        return shuffled, []
+    held: set[int] = set()
+    for task in dict.fromkeys(e.task for e in shuffled):
+        indices = [i for i, e in enumerate(shuffled) if e.task == task]
+        if len(indices) >= 2:
+            held.update(indices[: max(1, int(len(indices) * eval_fraction))])
+    if not held or len(held) == len(shuffled):
+        held = {0}
+    train = [e for i, e in enumerate(shuffled) if i not in held]
+    return train, [shuffled[i] for i in sorted(held)]
+
+
+def _capped(examples: list[SupervisedExample], cap: int) -> list[SupervisedExample]:
+    """At most ``cap`` examples, taken from each task in turn so none is cut away."""
+    by_task: dict[str, list[SupervisedExample]] = {}
+    for example in examples:
+        by_task.setdefault(example.task, []).append(example)
+    out: list[SupervisedExample] = []
+    for row in zip_longest(*by_task.values()):
+        out += [e for e in row if e is not None][: cap - len(out)]
+    return out
+
+
+def oversample(examples: list[SupervisedExample], task: str, share: float):
+    """Repeat the examples of ``task`` so that they make up about ``share`` of the set.
+
+    A budgeted build sees a few thousand examples: without this, the interviewer's
+    action prompts (0.2% of the examples) are seen a handful of times and not learned.
+    """
+    chosen = [e for e in examples if e.task == task]
+    others = len(examples) - len(chosen)
+    if not chosen or not others or share <= len(chosen) / len(examples):
+        return list(examples)
+    repeats = max(1, round(share * others / ((1.0 - share) * len(chosen))))
+    return list(examples) + chosen * (repeats - 1)
 
 
 def _autocast(device: torch.device, bf16: bool | None = None):
@@ -259,7 +324,8 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
             replace(config, max_length=min(config.max_length, positions)), tokenizer
         )
     train_set, eval_set = split_examples(examples, config.eval_fraction, config.seed)
-    eval_set = eval_set[: config.max_eval_examples]
+    eval_set = _capped(eval_set, config.max_eval_examples)
+    train_set = oversample(train_set, "action", config.action_share)
     batches_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_updates = math.ceil(batches_per_epoch * config.epochs / config.grad_accum)
     if config.max_steps:

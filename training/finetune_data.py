@@ -65,6 +65,40 @@ def code_question_examples(
     )
 
 
+def personachat_question_examples(
+    tokenizer, dialogs: Sequence[Dialog], judge, threshold: float = 0.9, max_length: int = 512
+) -> list[SupervisedExample]:
+    """People's own questions as interviewer examples: each Persona-Chat turn that asks
+    something, with the history before it, under the action code the calibrated goal
+    judge gives it — kept only where the judge would auto-accept that code (confident,
+    and the nearest hand-labelled questions agree). These teach the action prompt *with*
+    a history, which the history-free goal questions cannot."""
+    from convenv.training.goal_judge import question_clause
+
+    turns = [
+        (dialog, i)
+        for dialog in dialogs
+        for i, turn in enumerate(dialog.turns)
+        if i > 0 and "?" in turn
+    ]
+    if not turns:
+        return []
+    clauses = [question_clause(dialog.turns[i]) for dialog, i in turns]
+    codes = judge.predict(clauses)
+    keep = judge.auto_acceptable(clauses, codes, threshold)
+    return _kept(
+        _example(
+            tokenizer,
+            encode_prompt(tokenizer, dialog.turns[:i], goal=code),
+            dialog.turns[i],
+            max_length,
+            "action",
+        )
+        for (dialog, i), code, kept in zip(turns, codes, keep, strict=True)
+        if kept
+    )
+
+
 def personachat_examples(
     tokenizer, dialogs: Sequence[Dialog], max_length: int = 512
 ) -> list[SupervisedExample]:
