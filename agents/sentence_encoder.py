@@ -57,6 +57,7 @@ class SentenceEncoder:
         from sentence_transformers import SentenceTransformer
 
         path = model_name_or_path if model_name_or_path is not None else bundled_minilm_path()
+        self._arguments = (str(path), device, batch_size, cache_size)
         self.device = resolve_device(device)
         with quiet_model_loading():
             self.model = SentenceTransformer(str(path), device=str(self.device))
@@ -65,6 +66,11 @@ class SentenceEncoder:
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
         self._cache = RowCache((self.dim,), cache_size)
+
+    def __reduce__(self):
+        # Sent to another process (a Ray worker), it loads the model there from the
+        # same path instead of shipping the weights and the cache through pickle.
+        return (type(self), self._arguments)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed ``texts`` (shape ``(len(texts), dim)``), encoding only the uncached ones."""

@@ -31,8 +31,10 @@ class ObservationRecorder(ActionPolicy):
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
 
-    def begin_episode(self, env_index: int, persona: Sequence[str]) -> None:
-        self.policy.begin_episode(env_index, persona)
+    def begin_episode(
+        self, env_index: int, persona: Sequence[str], seed: int | None = None
+    ) -> None:
+        self.policy.begin_episode(env_index, persona, seed)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         for turn, row in zip(_turns(observations, self.max_turns), observations, strict=True):
@@ -67,8 +69,10 @@ class DialogMeanPolicy(ActionPolicy):
         self.max_turns = max_turns
         self.name = name or f"{policy.name} (dialog held at mean)"
 
-    def begin_episode(self, env_index: int, persona: Sequence[str]) -> None:
-        self.policy.begin_episode(env_index, persona)
+    def begin_episode(
+        self, env_index: int, persona: Sequence[str], seed: int | None = None
+    ) -> None:
+        self.policy.begin_episode(env_index, persona, seed)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         held = observations.copy()

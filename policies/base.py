@@ -17,8 +17,12 @@ class ActionPolicy:
 
     name = "policy"
 
-    def begin_episode(self, env_index: int, persona: Sequence[str]) -> None:
-        """A new episode starts in env ``env_index``."""
+    def begin_episode(
+        self, env_index: int, persona: Sequence[str], seed: int | None = None
+    ) -> None:
+        """A new episode starts in env ``env_index``; ``seed`` is the seed it was reset
+        with (when known): a policy that draws at random seeds its draws with it, so an
+        episode gets the same actions however episodes are batched or sharded."""
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         """One action index per row of ``observations``."""
@@ -31,7 +35,9 @@ class TurnCountingPolicy(ActionPolicy):
     def __init__(self) -> None:
         self._turns: dict[int, int] = {}
 
-    def begin_episode(self, env_index: int, persona: Sequence[str]) -> None:
+    def begin_episode(
+        self, env_index: int, persona: Sequence[str], seed: int | None = None
+    ) -> None:
         self._turns[env_index] = 0
 
     def act(self, observations: np.ndarray) -> np.ndarray:

@@ -38,8 +38,10 @@ class TopicOraclePolicy(TurnCountingPolicy):
         rest = [int(c) for c in np.argsort(-sims.max(axis=0), kind="stable") if c not in first]
         return first + rest
 
-    def begin_episode(self, env_index: int, persona: Sequence[str]) -> None:
-        super().begin_episode(env_index, persona)
+    def begin_episode(
+        self, env_index: int, persona: Sequence[str], seed: int | None = None
+    ) -> None:
+        super().begin_episode(env_index, persona, seed)
         self._plans[env_index] = self.plan(persona)
 
     def choose(self, env_index: int, turn: int) -> int:

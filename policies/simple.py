@@ -14,7 +14,8 @@ class RandomPolicy(ActionPolicy):
     """Uniformly random action codes (repeats allowed), reproducible with ``seed``.
 
     Each episode draws from its own generator, seeded by ``seed`` and the episode's
-    number, so the same episodes get the same codes however many envs run at once.
+    seed (else its number), so the same episodes get the same codes however many envs
+    run at once and however episodes are sharded over workers.
     """
 
     name = "random"
@@ -28,8 +29,9 @@ class RandomPolicy(ActionPolicy):
         self._episodes = 0
         self._lanes: dict[int, np.random.Generator] = {}
 
-    def begin_episode(self, env_index: int, persona) -> None:
-        self._lanes[env_index] = np.random.default_rng([self.seed or 0, self._episodes])
+    def begin_episode(self, env_index: int, persona, seed: int | None = None) -> None:
+        key = self._episodes if seed is None else seed
+        self._lanes[env_index] = np.random.default_rng([self.seed or 0, key])
         self._episodes += 1
 
     def act(self, observations: np.ndarray) -> np.ndarray:

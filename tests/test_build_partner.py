@@ -118,7 +118,7 @@ def test_the_built_directory_drives_the_env(tiny_gguf, tmp_path):
 
     import convenv  # noqa: F401
     from convenv.identifier import PersonaIdentifier
-    from tests.conftest import HashingEncoder
+    from convenv.testing import HashingEncoder
 
     tokenizer, model = load_personagpt(tiny_gguf, torch.device("cpu"), torch.float32)
     model.save_pretrained(tmp_path)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EchoPartner, HashingEncoder
 
 from convenv.fidelity import FIGURES, measure, replay
 from convenv.identifier import PersonaIdentifier
 from convenv.personachat import load_dialogs
+from convenv.testing import EchoPartner, HashingEncoder
 
 
 def test_replay_answers_in_each_speakers_place_on_the_real_history():

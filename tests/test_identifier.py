@@ -5,7 +5,7 @@ import pytest
 
 from convenv.identifier import AGGREGATIONS, PersonaIdentifier
 from convenv.reference import CandidatePool
-from tests.conftest import HashingEncoder
+from convenv.testing import HashingEncoder
 
 CANDIDATES = [
     ["i have two dogs.", "i work as a nurse.", "i love pizza.", "i live in ohio."],

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import EchoPartner, GoalInterviewer, HashingEncoder
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.fact_text import normalize_fact
 from convenv.personachat import Dialog, load_dialogs, load_personas
 from convenv.reference import CandidatePool
+from convenv.testing import EchoPartner, GoalInterviewer, HashingEncoder
 from convenv.training.identifier_data import build_triplets, held_out_texts
 
 

@@ -132,3 +132,12 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "| random |" in table
     assert (work / "bench" / "episodes.csv").exists() and (work / "bench" / "run.json").exists()
+
+
+def test_a_missing_ray_extra_names_it(monkeypatch):
+    from convenv.errors import MissingDependencyError
+    from convenv.ray_support import require_ray
+
+    monkeypatch.setitem(sys.modules, "ray.tune", None)  # what import sees without the extra
+    with pytest.raises(MissingDependencyError, match=r"convenv tune needs Ray.*convenv\[ray\]"):
+        require_ray("ray.tune", "convenv tune")

@@ -10,7 +10,7 @@ from convenv.agents.personagpt_prompt import encode_prompt
 from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.env import PersonaInterviewEnv
 from convenv.identifier import PersonaIdentifier
-from tests.conftest import HashingEncoder
+from convenv.testing import HashingEncoder
 
 
 @pytest.fixture(scope="module")

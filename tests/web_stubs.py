@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convenv.agents.base import DialogContext
-from tests.conftest import EchoPartner, HashingEncoder
+from convenv.testing import EchoPartner, HashingEncoder
 
 PERSONAS = [
     ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza."),

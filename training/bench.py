@@ -39,7 +39,11 @@ from convenv.training.fixed_search import FixedSequence, search_fixed_sequence
 from convenv.training.lookahead import lookahead_episodes
 from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
 from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
-from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.training.rollout_arguments import (
+    add_rollout_arguments,
+    env_from_arguments,
+    ray_runner,
+)
 from convenv.training.splits import training_personas, validation_personas
 from convenv.training.turn_objective import support_at
 
@@ -173,12 +177,16 @@ def benchmark(
     calibration_env: PersonaInterviewEnv | None = None,
     calibration_episodes: int = 256,
     label: str | None = None,
+    runner=None,
 ) -> BenchResult:
     """Run each policy on every persona of ``env`` ``repeats`` times with fixed seeds.
 
     Authentication thresholds are calibrated per policy on ``calibration_env``
-    (train personas; default: the validation slice of the train personas).
+    (train personas; default: the validation slice of the train personas). A
+    ``runner`` (:class:`~convenv.training.ray_rollout.RayEpisodeRunner`) plays the
+    episodes on Ray workers instead of in this process, with the same results.
     """
+    played = play if runner is None else runner.play
     if not isinstance(repeats, int) or repeats < 1:
         raise InvalidArgumentError(f"repeats={repeats!r}; pass a positive integer.")
     task = env.engine.task
@@ -193,12 +201,14 @@ def benchmark(
     for policy in policies:
         if policy.name in runs:
             raise InvalidArgumentError(f"policy {policy.name!r} is listed twice; list it once.")
-        runs[policy.name] = play(env, policy, seeds, options, batch_size, progress)
+        runs[policy.name] = played(env, policy, seeds, options, batch_size, progress)
         if task == "authentication":
             calibration_seeds = [
                 seed * 1_000_003 + 500_000 + k for k in range(calibration_episodes)
             ]
-            calibration = play(calibration_env, policy, calibration_seeds, None, batch_size, False)
+            calibration = played(
+                calibration_env, policy, calibration_seeds, None, batch_size, False
+            )
             turns = env.engine.max_turns
             thresholds[policy.name] = calibrate_threshold(
                 support_at(calibration, turns), [bool(r.genuine) for r in calibration]
@@ -385,11 +395,23 @@ def run_bench(
             best_fixed=best_fixed_maker(env, cache, args.search_episodes, progress=args.progress),
             ablation=ablation_maker(env),
         )
-        results.append(
-            benchmark(
-                env, policies, args.repeats, args.seed, args.n_envs, args.progress, label=label
+        runner = ray_runner(args, "test", personas, task=args.task, impostor=kind or "random")
+        try:
+            results.append(
+                benchmark(
+                    env,
+                    policies,
+                    args.repeats,
+                    args.seed,
+                    args.n_envs,
+                    args.progress,
+                    label=label,
+                    runner=runner,
+                )
             )
-        )
+        finally:
+            if runner is not None:
+                runner.close()
     return results
 
 

@@ -6,7 +6,8 @@ fair in authentication, where the claim is public), ``fixed:3`` (one code),
 ``fixed:all`` (each code alone), ``fixed:0,4,6`` (a sequence), ``best-fixed`` (the
 best fixed sequence searched on train personas; ``best-fixed:PATH`` reloads a saved
 one), ``lookahead`` (the one-step lookahead bound, cheating on purpose), a saved SB3
-model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/``a2c:`` in front) and
+model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/``a2c:`` in front), the
+run directory of ``convenv train --backend rllib`` (optionally ``rllib:`` in front) and
 ``ablate:MODEL`` (that model with the dialog part of its observation held at its
 per-turn mean).
 """
@@ -27,6 +28,7 @@ from convenv.policies import (
     SB3Policy,
     TopicOraclePolicy,
 )
+from convenv.policies.rllib import RLlibPolicy, is_rllib_run
 from convenv.policies.sb3 import ALGORITHMS, training_settings
 
 
@@ -35,6 +37,14 @@ class LookaheadBound:
     """Stands for the lookahead bound in a policy list (it plays by replaying episodes)."""
 
     name: str = "lookahead (cheats)"
+
+
+def learned_policy(spec: str, env: PersonaInterviewEnv) -> ActionPolicy:
+    """An SB3 model file, or an RLlib run directory (``rllib:`` in front optional)."""
+    path = spec.partition(":")[2] if spec.startswith("rllib:") else spec
+    if spec.startswith("rllib:") or is_rllib_run(path):
+        return RLlibPolicy.load(path, observation_size=env.observation_space.shape[0])
+    return sb3_policy(spec, env)
 
 
 def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
@@ -62,12 +72,13 @@ def check_specs(specs: list[str]) -> None:
         if spec in NAMED or spec.startswith(("fixed:", "best-fixed:")):
             continue
         path = spec[len("ablate:") :] if spec.startswith("ablate:") else spec
-        if path.split(":")[0] in ALGORITHMS:
+        if path.split(":")[0] in (*ALGORITHMS, "rllib"):
             path = path.partition(":")[2]
-        if not Path(path).is_file():
+        if not Path(path).is_file() and not is_rllib_run(path):
             raise InvalidArgumentError(
                 f"policy {spec!r} is neither a known name ({', '.join(NAMED)}, fixed:K, "
-                "best-fixed:PATH, ablate:MODEL) nor an existing SB3 model file."
+                "best-fixed:PATH, ablate:MODEL) nor an existing SB3 model file or RLlib "
+                "run directory (convenv train --backend rllib)."
             )
 
 
@@ -106,7 +117,7 @@ def make_policies(
         elif spec.startswith("ablate:"):
             if ablation is None:
                 raise InvalidArgumentError(f"policy {spec!r} is offered by convenv bench only.")
-            out.append(ablation(sb3_policy(spec[len("ablate:") :], env)))
+            out.append(ablation(learned_policy(spec[len("ablate:") :], env)))
         elif spec == "fixed:all":
             out += [
                 FixedSequencePolicy([k], n, name=f"fixed:{a.label}")
@@ -121,5 +132,5 @@ def make_policies(
                 ) from err
             out.append(FixedSequencePolicy(sequence, n))
         else:
-            out.append(sb3_policy(spec, env))
+            out.append(learned_policy(spec, env))
     return out

@@ -121,7 +121,7 @@ def run_episodes(
         observations[lane] = engine.observation(episode)
         # What a policy may read: the claim in authentication; in identification the
         # claim is the partner's persona, which only the (cheating) oracle reads.
-        policy.begin_episode(lane, episode.claim)
+        policy.begin_episode(lane, episode.claim, int(seeds[k]))
 
     for lane in range(len(lanes)):
         fill(lane)

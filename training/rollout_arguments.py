@@ -41,6 +41,15 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
         "1 is fastest for stepping envs",
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="shard episodes over Ray workers (pip install 'convenv[ray]')",
+    )
+    parser.add_argument("--ray-workers", type=int, default=2, help="--ray: workers, one env each")
+    parser.add_argument(
+        "--address", default=None, help="--ray: cluster to join (default: start a local one)"
+    )
 
 
 def env_from_arguments(
@@ -67,3 +76,23 @@ def env_from_arguments(
         model=args.model,
         device=args.device,
     )
+
+
+def ray_runner(
+    args: argparse.Namespace,
+    split: str,
+    personas: Sequence[Sequence[str]] | None = None,
+    task: str = "identification",
+    impostor: str = "random",
+):
+    """A :class:`~convenv.training.ray_rollout.RayEpisodeRunner` whose workers each build
+    the env those options describe, or None without ``--ray``."""
+    if not getattr(args, "ray", False):
+        return None
+    from functools import partial
+
+    from convenv.training.ray_rollout import RayEpisodeRunner
+
+    make_env = partial(env_from_arguments, argparse.Namespace(**vars(args)), split,
+                       personas, task=task, impostor=impostor)  # fmt: skip
+    return RayEpisodeRunner(make_env, args.ray_workers, args.address)

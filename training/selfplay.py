@@ -22,7 +22,11 @@ from convenv.run_manifest import write_run_manifest
 from convenv.training.jsonl import JsonlWriter, read_jsonl
 from convenv.training.policy_specs import LookaheadBound, make_policies
 from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
-from convenv.training.rollout_arguments import add_rollout_arguments, env_from_arguments
+from convenv.training.rollout_arguments import (
+    add_rollout_arguments,
+    env_from_arguments,
+    ray_runner,
+)
 
 MODES = ("new", "resume", "overwrite")
 
@@ -41,6 +45,48 @@ class SelfPlayResult:
     skipped: int  # seeds already in the file (resume)
 
 
+def shard_files(out: Path) -> list[Path]:
+    """The per-worker files ``selfplay --ray`` wrote beside ``out`` (``NAME.part-K.jsonl``)."""
+    return sorted(out.parent.glob(f"{out.stem}.part-*{out.suffix}"))
+
+
+def shard_file(out: Path, worker: int) -> Path:
+    return out.with_name(f"{out.stem}.part-{worker:03d}{out.suffix}")
+
+
+def episode_files(out: Path | str) -> list[Path]:
+    """``out`` (if it exists) and its Ray shards: every file one self-play run wrote."""
+    out = Path(out)
+    return ([out] if out.exists() else []) + shard_files(out)
+
+
+def write_episodes(
+    env: PersonaInterviewEnv,
+    policy,
+    seeds: list[int],
+    path: Path,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> int:
+    """Play one episode per seed and append each to ``path`` as it ends; returns how many."""
+    engine = env.engine
+    settings = {"split": env.split, **episode_design(env)}
+    written = 0
+    with JsonlWriter(path) as writer:
+        for record in run_episodes(env, policy, seeds, None, batch_size, progress):
+            row = record.to_dict()
+            row["questions"] = record.utterances[0::2]
+            row["answers"] = record.utterances[1::2]
+            row["labels"] = [engine.actions[a].label for a in record.actions]
+            writer.write({**row, "settings": settings})
+            written += 1
+    return written
+
+
+def _lines(paths: list[Path]) -> int:
+    return sum(1 for path in paths for _ in read_jsonl(path))
+
+
 def selfplay(
     env: PersonaInterviewEnv,
     policy_spec: str,
@@ -50,50 +96,54 @@ def selfplay(
     batch_size: int = 16,
     progress: bool = True,
     mode: str = "new",
+    runner=None,
 ) -> SelfPlayResult:
-    """Write ``episodes`` episodes to ``out`` (one per seed ``seed*1_000_003 + k``)."""
+    """Write ``episodes`` episodes to ``out`` (one per seed ``seed*1_000_003 + k``).
+
+    With ``runner`` (a :class:`~convenv.training.ray_rollout.RayEpisodeRunner`) the
+    seeds are sharded over Ray workers, each streaming to its own file beside ``out``
+    (:func:`episode_files` lists them; :func:`read_episodes` reads them all).
+    """
     if mode not in MODES:
         raise InvalidArgumentError(f"mode={mode!r}; pass one of {MODES}.")
     out = Path(out)
-    if out.exists() and out.stat().st_size > 0 and mode == "new":
+    existing = [p for p in episode_files(out) if p.stat().st_size > 0]
+    if existing and mode == "new":
         raise InvalidArgumentError(
             f"out={str(out)!r} already holds episodes; pass --resume to add the missing "
             "seeds or --overwrite to start it again."
         )
     if mode == "overwrite":
-        out.unlink(missing_ok=True)
+        for path in episode_files(out):
+            path.unlink()
     (policy,) = make_policies([policy_spec], env, seed)
     if isinstance(policy, LookaheadBound):
         raise InvalidArgumentError("policy 'lookahead' is offered by convenv bench only.")
-    engine = env.engine
-    settings = {"split": env.split, **episode_design(env)}
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
-    earlier = list(read_jsonl(out)) if out.exists() else []
-    done = {row.get("seed") for row in earlier}
+    done = {row.get("seed") for path in episode_files(out) for row in read_jsonl(path)}
     todo = [s for s in seeds if s not in done]
-    written = 0
+    before = _lines(episode_files(out))
     try:
-        with JsonlWriter(out) as writer:
-            for record in run_episodes(env, policy, todo, None, batch_size, progress):
-                row = record.to_dict()
-                row["questions"] = record.utterances[0::2]
-                row["answers"] = record.utterances[1::2]
-                row["labels"] = [engine.actions[a].label for a in record.actions]
-                writer.write({**row, "settings": settings})
-                written += 1
+        if runner is None:
+            written = write_episodes(env, policy, todo, out, batch_size, progress)
+        else:
+            written = runner.write(env, policy, todo, out, batch_size, progress)
     except KeyboardInterrupt:
-        # Counted from the file: Ctrl-C may land between a finished write and the count.
-        kept = sum(1 for _ in read_jsonl(out)) - len(earlier)
-        raise SelfPlayInterrupted(kept, out) from None
+        # Counted from the files: Ctrl-C may land between a finished write and the count.
+        raise SelfPlayInterrupted(_lines(episode_files(out)) - before, out) from None
     return SelfPlayResult(written, len(seeds) - len(todo))
 
 
 def read_episodes(path: Path | str) -> list[EpisodeRecord]:
-    """Episodes of a self-play file (a torn last line is skipped with a warning)."""
+    """Episodes of a self-play file and its Ray shards, in seed order (a torn last line
+    is skipped with a warning)."""
     fields = EpisodeRecord.__dataclass_fields__
-    return [
-        EpisodeRecord(**{k: v for k, v in row.items() if k in fields}) for row in read_jsonl(path)
+    records = [
+        EpisodeRecord(**{k: v for k, v in row.items() if k in fields})
+        for file in episode_files(path)
+        for row in read_jsonl(file)
     ]
+    return sorted(records, key=lambda r: r.seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
     out = Path(args.out)
-    if mode == "new" and out.exists() and out.stat().st_size > 0:
+    if mode == "new" and any(p.stat().st_size > 0 for p in episode_files(out)):
         parser.error(f"--out {args.out} already holds episodes; pass --resume or --overwrite")
     env = env_from_arguments(args, args.split, task=args.task)
+    runner = ray_runner(args, args.split, task=args.task)
     started = time.time()
     try:
         result = selfplay(env, args.policy, args.episodes, out, args.seed, args.n_envs,
-                          args.progress, mode)  # fmt: skip
+                          args.progress, mode, runner)  # fmt: skip
     except SelfPlayInterrupted as stop:
         print(f"convenv selfplay: {stop}")
         return 130

@@ -25,12 +25,27 @@ from convenv.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
 from convenv.vec_env import BatchedDialogVecEnv
 
+BACKENDS = ("sb3", "rllib")
+
 
 @dataclass
 class TrainConfig:
     """Settings of one training run (saved next to the model as ``settings.json``)."""
 
     algorithm: str = field(default="ppo", metadata={"help": "SB3 algorithm", "choices": ALGORITHMS})
+    backend: str = field(
+        default="sb3",
+        metadata={"help": "sb3 (one process) or rllib (Ray RLlib PPO)", "choices": BACKENDS},
+    )
+    num_env_runners: int = field(
+        default=0, metadata={"help": "rllib: remote env runners (0: sample in the driver)"}
+    )
+    envs_per_runner: int = field(
+        default=16, metadata={"help": "rllib: envs each runner steps in one batched call"}
+    )
+    address: str = field(
+        default="", metadata={"help": "rllib: Ray cluster to join (default: start a local one)"}
+    )
     timesteps: int = field(default=250_000, metadata={"help": "env steps to train for"})
     n_envs: int = field(default=16, metadata={"help": "parallel interviews (one batched env)"})
     seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
@@ -106,6 +121,18 @@ class TrainConfig:
         if self.algorithm.lower() not in ALGORITHMS:
             raise InvalidArgumentError(f"algorithm={self.algorithm!r}; pass one of {ALGORITHMS}.")
         self.algorithm = self.algorithm.lower()
+        if self.backend not in BACKENDS:
+            raise InvalidArgumentError(f"backend={self.backend!r}; pass one of {BACKENDS}.")
+        if self.backend == "sb3" and (self.num_env_runners or self.address):
+            raise InvalidArgumentError(
+                "num_env_runners and address are options of --backend rllib; drop them or "
+                "pass --backend rllib."
+            )
+        if self.num_env_runners < 0 or self.envs_per_runner < 1:
+            raise InvalidArgumentError(
+                f"num_env_runners={self.num_env_runners}, envs_per_runner="
+                f"{self.envs_per_runner}; pass 0 or more runners and at least 1 env each."
+            )
         for name in ("timesteps", "n_envs", "max_turns", "eval_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(
@@ -199,8 +226,14 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train, evaluate on validation personas as it goes, save; returns the model path."""
+    """Train, evaluate on validation personas as it goes, save; returns the model path
+    (for the RLlib backend: the run directory, with the checkpoint and policy export)."""
     from convenv.agents.devices import set_torch_threads
+
+    if config.backend == "rllib":
+        from convenv.training.rllib_train import train_rllib
+
+        return train_rllib(config)
 
     set_torch_threads(config.threads)
     out = Path(config.out)
