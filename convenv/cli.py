@@ -10,7 +10,11 @@ import sys
 # convenv, not the other way round, and heavy imports stay out of --help).
 SUBCOMMANDS = {
     "main": ("convenv.training.main_job", "train PPO on the offline default, then benchmark it"),
-    "train": ("convenv.training.train_policy", "train an action policy with Stable-Baselines3"),
+    "train": (
+        "convenv.training.train_policy",
+        "train an action policy with Stable-Baselines3 (or RLlib: --backend rllib)",
+    ),
+    "tune": ("convenv.training.tune_sweep", "sweep PPO settings with Ray Tune (ASHA)"),
     "selfplay": ("convenv.training.selfplay", "generate episodes as JSON Lines"),
     "bench": ("convenv.training.bench", "persona-authentication benchmark on test personas"),
     "chat": ("convenv.training.chat", "talk to the persona partner yourself"),

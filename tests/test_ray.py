@@ -145,3 +145,24 @@ def test_rllib_options_need_the_rllib_backend():
         TrainConfig(num_env_runners=2)
     with pytest.raises(InvalidArgumentError, match="backend"):
         TrainConfig(backend="spark")
+
+
+def test_a_two_trial_tune_sweep_runs_and_reports(ray_cluster, tmp_path):
+    import json
+
+    from convenv.training.train_policy import TrainConfig
+    from convenv.training.tune_sweep import sweep
+
+    base = TrainConfig(timesteps=96, n_envs=4, eval_every=32, eval_episodes=4, max_turns=3,
+                       out=str(tmp_path / "tune"), progress=False)  # fmt: skip
+    summary = sweep(base, samples=2, scheduler="asha", cpus_per_trial=1.0)
+    assert summary["trials"] == 2 and summary["errors"] == 0
+    assert set(summary["settings"]) == {"learning_rate", "n_steps", "batch_size",
+                                        "gae_lambda", "ent_coef"}  # fmt: skip
+    best = json.loads((tmp_path / "tune" / "best.json").read_text())
+    assert best["validation_return"] == summary["validation_return"]
+    trials = (tmp_path / "tune" / "trials.csv").read_text().splitlines()
+    assert len(trials) == 3 and "validation_return" in trials[0]
+    # Trials train under --out made absolute; one ASHA stops early is not saved.
+    runs = list((tmp_path / "tune").glob("sweep/*/run/model.zip"))
+    assert 1 <= len(runs) <= 2

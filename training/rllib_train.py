@@ -88,6 +88,7 @@ def ppo_config(config, train_personas, eval_personas):
             num_envs_per_env_runner=config.envs_per_runner,
             gym_env_vectorize_mode="vector_entry_point",
             rollout_fragment_length=fragment,
+            num_gpus_per_env_runner=config.gpus_per_runner,
         )
         .training(train_batch_size_per_learner=batch, **training)
         .callbacks(identification_callback())

@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,10 @@ class TrainConfig:
     )
     envs_per_runner: int = field(
         default=16, metadata={"help": "rllib: envs each runner steps in one batched call"}
+    )
+    gpus_per_runner: float = field(
+        default=0.0,
+        metadata={"help": "rllib: GPUs per env runner (a generative partner on GPU)"},
     )
     address: str = field(
         default="", metadata={"help": "rllib: Ray cluster to join (default: start a local one)"}
@@ -123,15 +128,16 @@ class TrainConfig:
         self.algorithm = self.algorithm.lower()
         if self.backend not in BACKENDS:
             raise InvalidArgumentError(f"backend={self.backend!r}; pass one of {BACKENDS}.")
-        if self.backend == "sb3" and (self.num_env_runners or self.address):
+        if self.backend == "sb3" and (self.num_env_runners or self.address or self.gpus_per_runner):
             raise InvalidArgumentError(
-                "num_env_runners and address are options of --backend rllib; drop them or "
-                "pass --backend rllib."
+                "num_env_runners, gpus_per_runner and address are options of --backend "
+                "rllib; drop them or pass --backend rllib."
             )
-        if self.num_env_runners < 0 or self.envs_per_runner < 1:
+        if self.num_env_runners < 0 or self.envs_per_runner < 1 or self.gpus_per_runner < 0:
             raise InvalidArgumentError(
                 f"num_env_runners={self.num_env_runners}, envs_per_runner="
-                f"{self.envs_per_runner}; pass 0 or more runners and at least 1 env each."
+                f"{self.envs_per_runner}, gpus_per_runner={self.gpus_per_runner}; pass 0 or "
+                "more runners, at least 1 env each and 0 or more GPUs."
             )
         for name in ("timesteps", "n_envs", "max_turns", "eval_every", "eval_episodes"):
             if getattr(self, name) < 1:
@@ -225,9 +231,30 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
     return kwargs
 
 
-def train(config: TrainConfig) -> Path:
+class ReportAfterEvaluation(BaseCallback):
+    """Hands each validation result to ``report`` (e.g. Ray Tune's, so ASHA can stop a
+    trial early); runs as the EvalCallback's ``callback_after_eval``."""
+
+    def __init__(self, report: Callable[[dict], None]) -> None:
+        super().__init__()
+        self.report = report
+
+    def _on_step(self) -> bool:
+        self.report(
+            {
+                "validation_return": float(self.parent.last_mean_reward),
+                "timesteps": int(self.num_timesteps),
+            }
+        )
+        return True
+
+
+def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> Path:
     """Train, evaluate on validation personas as it goes, save; returns the model path
-    (for the RLlib backend: the run directory, with the checkpoint and policy export)."""
+    (for the RLlib backend: the run directory, with the checkpoint and policy export).
+
+    ``report`` receives the validation return after every evaluation (SB3 backend).
+    """
     from convenv.agents.devices import set_torch_threads
 
     if config.backend == "rllib":
@@ -270,6 +297,7 @@ def train(config: TrainConfig) -> Path:
         log_path=str(out / "eval"),
         deterministic=True,
         verbose=0,
+        callback_after_eval=ReportAfterEvaluation(report) if report is not None else None,
     )
     started = time.time()
     model.learn(
@@ -323,5 +351,6 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     path = train(TrainConfig(**vars(args)))
-    print(f"saved {path} and {path.parent / 'settings.json'}")
+    settings = (path if path.is_dir() else path.parent) / "settings.json"
+    print(f"saved {path} and {settings}")
     return 0
