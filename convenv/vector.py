@@ -138,5 +138,6 @@ class BatchedInterviewVectorEnv(VectorEnv):
         return tuple(env.render() for env in self.envs)
 
     def close_extras(self, **kwargs: Any) -> None:
-        for env in self.envs:
+        # getattr: Gymnasium closes from __del__ even when __init__ refused its input.
+        for env in getattr(self, "envs", ()):
             env.close()

@@ -92,3 +92,26 @@ def test_finetuning_on_personachat_lowers_evaluation_perplexity(tiny_dir, tmp_pa
     table = capsys.readouterr().out
     assert "| PersonaGPT (published) | 10.2 | 43.4 |" in table
     assert (tmp_path / "e.json").exists()
+
+
+def test_the_interviewer_score_reads_questions_back_as_codes():
+    from convenv.actions import ActionSet
+    from convenv.training.evaluate import evaluate_interviewer, interviewer_cases
+
+    class PetsOnly:  # asks about pets whatever the code; silent after a long opening
+        def respond(self, contexts):
+            return ["" if len(c.history) > 2 else "so, do you have pets?" for c in contexts]
+
+    class Judge:
+        codes = tuple(ActionSet())
+
+        def predict(self, questions):
+            return ["ask about pets." if "pets" in q else "talk about work." for q in questions]
+
+    dialog = Dialog(tuple(f"turn {i}" for i in range(8)), ("a.",), ("b.",), "test")
+    assert len(interviewer_cases([dialog], ["x", "y"])) == 6  # 0, 2 and 6 turns in
+    result = evaluate_interviewer(PetsOnly(), [dialog], Judge(), progress=False)
+    assert result["interviewer_cases"] == 33
+    assert result["question_rate"] == pytest.approx(22 / 33)
+    assert result["empty_rate"] == pytest.approx(11 / 33)
+    assert result["code_accuracy"] == pytest.approx(2 / 33)  # pets, at 0 and 2 turns

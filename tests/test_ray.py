@@ -166,3 +166,19 @@ def test_a_two_trial_tune_sweep_runs_and_reports(ray_cluster, tmp_path):
     # Trials train under --out made absolute; one ASHA stops early is not saved.
     runs = list((tmp_path / "tune").glob("sweep/*/run/model.zip"))
     assert 1 <= len(runs) <= 2
+
+
+def test_bench_and_selfplay_take_ray_on_the_command_line(ray_cluster, tmp_path, capsys):
+    import json
+
+    from convenv.training import bench, selfplay
+    from convenv.training.selfplay import read_episodes
+
+    common = ["--ray", "--ray-workers", "2", "--max-turns", "2", "--no-progress"]
+    assert selfplay.main([*common, "--episodes", "4", "--out", str(tmp_path / "sp.jsonl")]) == 0
+    assert [r.seed for r in read_episodes(tmp_path / "sp.jsonl")] == [0, 1, 2, 3]
+    assert bench.main([*common, "--limit", "3", "--policies", "random", "fixed:0",
+                       "--out", str(tmp_path / "bench")]) == 0  # fmt: skip
+    result = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert "random" in json.dumps(result) and "fixed" in json.dumps(result)
+    assert "| random |" in capsys.readouterr().out

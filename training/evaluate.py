@@ -94,6 +94,43 @@ def evaluate_model(
     return result
 
 
+def interviewer_cases(dialogs: Sequence[Dialog], codes: Sequence[str], turns=(0, 2, 6)):
+    """Interviewer prompts: each code after the first 0/2/6 turns of each dialog."""
+    return [
+        DialogContext(dialog.turns[:n], goal=code)
+        for dialog in dialogs
+        for n in turns
+        if n <= len(dialog.turns)
+        for code in codes
+    ]
+
+
+def evaluate_interviewer(
+    agent: PersonaGPTAgent, dialogs: Sequence[Dialog], judge, batch_size: int = 16,
+    progress: bool = True,
+) -> dict[str, float]:  # fmt: skip
+    """How well the model plays the interviewer: for every action code after a few
+    dialog openings, does it ask a question (``question_rate``), and does the goal
+    judge (calibrated on ``data/goal_questions.csv``) read that question as the code
+    it was asked for (``code_accuracy``, chance 1/11)?"""
+    from convenv.training.goal_judge import question_clause
+
+    codes = [c.prompt for c in judge.codes]
+    cases = interviewer_cases(dialogs, codes)
+    questions: list[str] = []
+    for start in tqdm(range(0, len(cases), batch_size), desc="asking", disable=not progress):
+        questions += agent.respond(cases[start : start + batch_size])
+    asked = [bool(q.strip()) and "?" in q for q in questions]
+    predicted = judge.predict([question_clause(q) or "-" for q in questions])
+    hits = [a and p == c.goal for a, p, c in zip(asked, predicted, cases, strict=True)]
+    return {
+        "question_rate": sum(asked) / max(len(cases), 1),
+        "empty_rate": sum(not q.strip() for q in questions) / max(len(cases), 1),
+        "code_accuracy": sum(hits) / max(len(cases), 1),
+        "interviewer_cases": float(len(cases)),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convenv evaluate",
@@ -106,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--no-f1", action="store_true", help="perplexity only (no generation)")
     parser.add_argument("--no-perplexity", action="store_true", help="F1 only (no perplexity pass)")
+    parser.add_argument(
+        "--interviewer",
+        action="store_true",
+        help="also score the interviewer role: questions per action code, read back by the "
+        "goal judge",
+    )
     parser.add_argument(
         "--precision",
         default="auto",
@@ -135,9 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|")
     for name, (ppl, f1) in PUBLISHED.items():
         print(f"| {name} (published) | {ppl} | {f1} |")
+    if args.interviewer:
+        from convenv.actions import ActionSet
+        from convenv.agents.sentence_encoder import SentenceEncoder
+        from convenv.training.label_session import calibrated_judge
+
+        judge = calibrated_judge(SentenceEncoder(device=args.device), ActionSet())
+        result.update(evaluate_interviewer(agent, dialogs, judge, args.batch_size, args.progress))
     f1 = f"{result['f1']:.1f}" if "f1" in result else "-"
     ppl = f"{result['perplexity']:.1f}" if "perplexity" in result else "-"
     print(f"| {args.model} (this run, {len(dialogs)} dialogs) | {ppl} | {f1} |")
+    if args.interviewer:
+        print(
+            f"interviewer ({result['interviewer_cases']:.0f} prompts): asks a question "
+            f"{result['question_rate']:.1%}, empty {result['empty_rate']:.1%}, on the asked "
+            f"code (goal judge) {result['code_accuracy']:.1%} (chance {1 / 11:.1%})"
+        )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"model": args.model, **result}, indent=2))
