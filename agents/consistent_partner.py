@@ -107,14 +107,28 @@ class ConsistentPartner:
         self._statements: dict[tuple[tuple[str, ...], int], str] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
+        self._stranger_cache: dict[str, np.ndarray] = {}
 
-    def _states_a_stranger(self, profile, vectors: np.ndarray) -> bool:
+    def _pool_fact_similarity(self, text: str, vectors: np.ndarray) -> np.ndarray:
+        """Per sentence of response ``text``, its best cosine with any pool persona fact
+        (the same for every persona, and the shortlists repeat: computed once per text)."""
+        found = self._stranger_cache.get(text)
+        if found is None:
+            if self._facts is None:
+                self._facts = self.encoder.encode_corpus(
+                    self.judge.pool.facts, desc="persona facts"
+                )
+            found = (vectors @ self._facts.T).max(axis=1)
+            if len(self._stranger_cache) >= 200_000:
+                self._stranger_cache.pop(next(iter(self._stranger_cache)))
+            self._stranger_cache[text] = found
+        return found
+
+    def _states_a_stranger(self, profile, text: str, vectors: np.ndarray) -> bool:
         """Whether a sentence states some persona fact of the pool (cosine ≥
         ``stranger_floor``) without stating one of this persona's (cosine ≥ 0.5): the
         person who wrote the response talking about themselves."""
-        if self._facts is None:
-            self._facts = self.encoder.encode_corpus(self.judge.pool.facts, desc="persona facts")
-        stranger = (vectors @ self._facts.T).max(axis=1) >= self.stranger_floor
+        stranger = self._pool_fact_similarity(text, vectors) >= self.stranger_floor
         own = (vectors @ profile.facts.T).max(axis=1) >= REVEAL_SIMILARITY
         return bool((stranger & ~own).any())
 
@@ -142,7 +156,9 @@ class ConsistentPartner:
                 sentences, matrix = self.pool_sentences()
                 fact = self.judge.profile(persona).facts[index]
                 similarity = matrix @ fact
-                for row in np.argsort(-similarity)[:20].tolist():
+                # The 20 nearest sentences, best first (a partition, not a full sort).
+                nearest = np.argpartition(-similarity, min(20, len(similarity) - 1))[:20]
+                for row in nearest[np.argsort(-similarity[nearest], kind="stable")].tolist():
                     if not self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING:
                         continue
                     if self.judge.judge(persona, sentences[row]) != "contradict":
@@ -177,7 +193,7 @@ class ConsistentPartner:
             vectors = self.judge.sentence_vectors(text)
             if self.judge.decide(profile.evidence(vectors)) == "contradict":
                 continue
-            if self.stranger_floor is None or not self._states_a_stranger(profile, vectors):
+            if self.stranger_floor is None or not self._states_a_stranger(profile, text, vectors):
                 return text
             fallback = fallback or text
         if fallback is not None:

@@ -56,7 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--identifier", default=None, help="'filtered' or a fine-tuned identifier directory"
     )
-    parser.add_argument("--limit", type=int, default=None, help="first N validation dialogs")
+    parser.add_argument("--limit", type=int, default=None, help="first N dialogs only")
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="test: ConvAI2 validation dialogs; train: Persona-Chat train dialogs (with "
+        "--skip 2000, outside the retrieval pool), to compare people across splits",
+    )
+    parser.add_argument("--skip", type=int, default=0, help="start at this dialog")
     parser.add_argument("--answers", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -73,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     partner, _, identifier = resolve_agents(
         args.partner, "retrieval", args.identifier, ActionSet(), args.model, args.device
     )
-    dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
+    if args.skip < 0 or (args.limit is not None and args.limit < 1):
+        parser.error("--skip takes 0 or more dialogs and --limit 1 or more")
+    every = load_dialogs(args.split)[args.skip :]
+    dialogs = every[: args.limit] if args.limit else every
     from convenv.consistency import ConsistencyJudge
     from convenv.personachat import fact_pool, load_personas
 
@@ -90,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from convenv.run_manifest import write_run_manifest
 
     write_run_manifest(out, "fidelity", vars(args), started, dialogs=len(dialogs))
-    print(f"{len(dialogs)} validation dialogs, {len(cases)} speakers\n{table}")
+    what = "validation" if args.split == "test" else f"train (from {args.skip})"
+    print(f"{len(dialogs)} {what} dialogs, {len(cases)} speakers\n{table}")
     print(f"wrote {out}/fidelity.md, fidelity.json, fidelity.png")
     return 0

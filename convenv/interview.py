@@ -342,7 +342,11 @@ class InterviewEngine:
         )
         # The counters gain this turn's answer embedding and one use of its code.
         totals = self._totals(episodes)
-        totals[:, : self.dim] += self.identifier.encoder.encode(answers)
+        if self.claim_observation is None:
+            # Only identification observes the answer embedding; authentication observes
+            # the identifier's support of the claim, so it skips this encoder call (a
+            # partner that composes new answer text would otherwise pay for one per step).
+            totals[:, : self.dim] += self.identifier.encoder.encode(answers)
         totals[np.arange(len(episodes)), self.dim + np.asarray(indices)] += 1
         scores = self.identifier.hear([e.identification for e in episodes], answers)
         for e, a, q, r in zip(episodes, indices, questions, answers, strict=True):
