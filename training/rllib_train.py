@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -151,21 +150,14 @@ def _plain(value):
 def train_rllib(config) -> Path:
     """Train with RLlib PPO until ``config.timesteps`` env steps; returns ``--out``."""
     from convenv.training.splits import training_personas, validation_personas
+    from convenv.training.train_policy import fresh_run_directory
 
     if config.algorithm != "ppo":
         raise InvalidArgumentError(
             f"algorithm={config.algorithm!r} with backend='rllib'; the RLlib backend runs "
             "PPO only (use --backend sb3 for DQN and A2C)."
         )
-    out = Path(config.out).resolve()
-    if (out / CHECKPOINT_DIR).exists() or (out / "settings.json").exists():
-        if not config.overwrite:
-            raise InvalidArgumentError(
-                f"out={config.out!r} holds an earlier run; pass --overwrite to replace it "
-                "or choose another --out."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fresh_run_directory(config, (CHECKPOINT_DIR, "settings.json", POLICY_SPEC)).resolve()
     start_ray(config.address or None)
     started = time.time()
     algorithm = ppo_config(config, training_personas(), validation_personas()).build_algo()

@@ -6,7 +6,7 @@ import argparse
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -231,6 +231,21 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
     return kwargs
 
 
+def fresh_run_directory(config: TrainConfig, markers: Sequence[str]) -> Path:
+    """``config.out``, created; an earlier run in it (any of ``markers``) is refused, or
+    removed with ``overwrite``: two runs' logs must not mix."""
+    out = Path(config.out)
+    if any((out / name).exists() for name in markers):
+        if not config.overwrite:
+            raise InvalidArgumentError(
+                f"out={config.out!r} holds an earlier run; pass --overwrite to replace it "
+                "or choose another --out (two runs' logs must not mix)."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 class ReportAfterEvaluation(BaseCallback):
     """Hands each validation result to ``report`` (e.g. Ray Tune's, so ASHA can stop a
     trial early); runs as the EvalCallback's ``callback_after_eval``."""
@@ -263,16 +278,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
         return train_rllib(config)
 
     set_torch_threads(config.threads)
-    out = Path(config.out)
-    earlier = [out / name for name in ("model.zip", "progress.csv", "settings.json")]
-    if any(path.exists() for path in earlier):
-        if not config.overwrite:
-            raise InvalidArgumentError(
-                f"out={config.out!r} holds an earlier run; pass --overwrite to replace it "
-                "or choose another --out (two runs' logs must not mix)."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fresh_run_directory(config, ("model.zip", "progress.csv", "settings.json"))
     env = VecMonitor(
         BatchedDialogVecEnv(config.n_envs, personas=training_personas(), **config.env_kwargs())
     )
