@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
     # Greedy decoding: F1 of the most likely reply, reproducible run to run.
-    if args.no_f1 and args.no_perplexity:
+    if args.no_f1 and args.no_perplexity and not args.interviewer:
         parser.error("--no-f1 and --no-perplexity leave nothing to measure; drop one")
     agent = PersonaGPTAgent(
         args.model,
