@@ -53,18 +53,17 @@ def sampling_rate(mode: str, n_envs: int, steps: int) -> float:
     return sampled / seconds
 
 
-def bench_rate(workers: int, episodes: int) -> float:
+def bench_rate(workers: int, episodes: int, partner: str) -> float:
     """Bench episodes per second with ``workers`` Ray workers (0: in this process)."""
     from convenv.env import PersonaInterviewEnv
     from convenv.policies import RandomPolicy
     from convenv.training.bench import play
     from convenv.training.ray_rollout import RayEpisodeRunner
 
-    env = PersonaInterviewEnv(split="test")
+    make_env = partial(PersonaInterviewEnv, split="test", partner=partner)
+    env = make_env()
     seeds = list(range(episodes))
-    runner = (
-        RayEpisodeRunner(partial(PersonaInterviewEnv, split="test"), workers) if workers else None
-    )
+    runner = RayEpisodeRunner(make_env, workers) if workers else None
     played = play if runner is None else runner.play
     # Start-up and warm-up on other seeds than the timed ones.
     played(env, RandomPolicy(11, 0), [10**6 + s for s in seeds[:64]], None, 16, False)
@@ -82,6 +81,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2048, help="timed env steps per setting")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=1024, help="bench episodes per setting")
+    parser.add_argument("--partner", default="retrieval", help="bench table: who answers")
+    parser.add_argument("--tables", nargs="+", choices=("sampling", "bench"),
+                        default=["sampling", "bench"])  # fmt: skip
     args = parser.parse_args()
     from convenv.ray_support import start_ray
 
@@ -89,7 +91,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     print("| envs per runner | single envs (sync) steps/CPU-s | vector entry point | ratio |")
     print("|---|---|---|---|")
-    for n_envs in (16, 64):
+    for n_envs in (16, 64) if "sampling" in args.tables else ():
         rates: dict[str, list[float]] = {"sync": [], "vector_entry_point": []}
         for _ in range(args.rounds):
             for mode in rates:
@@ -97,11 +99,11 @@ def main() -> None:
         sync, vector = (statistics.median(rates[m]) for m in rates)
         print(f"| {n_envs} | {sync:,.0f} | {vector:,.0f} | {vector / sync:.2f}x |")
     print()
-    print("| bench | episodes/s | vs in-process |")
+    print(f"| bench ({args.partner} partner) | episodes/s | vs in-process |")
     print("|---|---|---|")
     base = None
-    for workers in (0, 1, 2):
-        rate = bench_rate(workers, args.episodes)
+    for workers in (0, 1, 2) if "bench" in args.tables else ():
+        rate = bench_rate(workers, args.episodes, args.partner)
         base = base or rate
         label = "in-process" if workers == 0 else f"{workers} Ray worker{'s' * (workers > 1)}"
         print(f"| {label} | {rate:.1f} | {rate / base:.2f}x |")
