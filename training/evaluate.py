@@ -179,11 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (ppl, f1) in PUBLISHED.items():
         print(f"| {name} (published) | {ppl} | {f1} |")
     if args.interviewer:
-        from convenv.actions import ActionSet
-        from convenv.agents.sentence_encoder import SentenceEncoder
-        from convenv.training.label_session import calibrated_judge
+        from convenv.training.label_session import bundled_calibrated_judge
 
-        judge = calibrated_judge(SentenceEncoder(device=args.device), ActionSet())
+        judge = bundled_calibrated_judge(args.device)
         result.update(evaluate_interviewer(agent, dialogs, judge, args.batch_size, args.progress))
     f1 = f"{result['f1']:.1f}" if "f1" in result else "-"
     ppl = f"{result['perplexity']:.1f}" if "perplexity" in result else "-"

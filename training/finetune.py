@@ -146,6 +146,7 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
         personachat_question_examples,
     )
     from convenv.training.goal_judge import read_goal_questions
+    from convenv.training.label_session import bundled_calibrated_judge
     from convenv.training.label_store import LabelStore
 
     examples: list[SupervisedExample] = []
@@ -171,20 +172,11 @@ def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]
             examples += personachat_question_examples(
                 tokenizer,
                 dialogs,
-                _goal_judge(config.device),
+                bundled_calibrated_judge(config.device),
                 QUESTION_CONFIDENCE,
                 config.max_length,
             )
     return examples
-
-
-def _goal_judge(device: str):
-    """The goal check calibrated on ``data/goal_questions.csv``, on the bundled encoder."""
-    from convenv.actions import ActionSet
-    from convenv.agents.sentence_encoder import SentenceEncoder
-    from convenv.training.label_session import calibrated_judge
-
-    return calibrated_judge(SentenceEncoder(device=device), ActionSet())
 
 
 def split_examples(examples, eval_fraction: float, seed: int):

@@ -35,6 +35,13 @@ def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
     return judge
 
 
+def bundled_calibrated_judge(device: str = "auto") -> GoalJudge:
+    """:func:`calibrated_judge` on the bundled MiniLM encoder and the default codes."""
+    from convenv.agents.sentence_encoder import SentenceEncoder
+
+    return calibrated_judge(SentenceEncoder(device=device), ActionSet())
+
+
 def teach_interviewer(interviewer, examples) -> int:
     """Put accepted/corrected questions into a retrieval interviewer's bank (at once)."""
     add = getattr(interviewer, "add_question", None)

@@ -120,9 +120,9 @@ def selfplay(
     if isinstance(policy, LookaheadBound):
         raise InvalidArgumentError("policy 'lookahead' is offered by convenv bench only.")
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
-    done = {row.get("seed") for path in episode_files(out) for row in read_jsonl(path)}
+    earlier = [row for path in episode_files(out) for row in read_jsonl(path)]
+    done = {row.get("seed") for row in earlier}
     todo = [s for s in seeds if s not in done]
-    before = _lines(episode_files(out))
     try:
         if runner is None:
             written = write_episodes(env, policy, todo, out, batch_size, progress)
@@ -130,7 +130,7 @@ def selfplay(
             written = runner.write(env, policy, todo, out, batch_size, progress)
     except KeyboardInterrupt:
         # Counted from the files: Ctrl-C may land between a finished write and the count.
-        raise SelfPlayInterrupted(_lines(episode_files(out)) - before, out) from None
+        raise SelfPlayInterrupted(_lines(episode_files(out)) - len(earlier), out) from None
     return SelfPlayResult(written, len(seeds) - len(todo))
 
 
@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except SelfPlayInterrupted as stop:
         print(f"convenv selfplay: {stop}")
         return 130
+    finally:
+        if runner is not None:
+            runner.close()
     write_run_manifest(out.parent, "selfplay", vars(args), started, name=f"{out.stem}.run.json",
                        written=result.written)  # fmt: skip
     skipped = f" ({result.skipped} seeds were already there)" if result.skipped else ""

@@ -73,9 +73,9 @@ def sweep(
     start_ray(address)
     out = Path(base.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    fixed = {k: v for k, v in vars(base).items() if k not in search_space(tune) and k != "out"} | {
-        "progress": False
-    }
+    space = search_space(tune)
+    fixed = {k: v for k, v in vars(base).items() if k not in space and k != "out"}
+    fixed["progress"] = False
     stopper = None
     if scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -83,7 +83,6 @@ def sweep(
         # Each report is one evaluation: stop the worse half after 1, 2, 4... of them.
         stopper = ASHAScheduler(time_attr="training_iteration", grace_period=1,
                                 reduction_factor=2)  # fmt: skip
-    space = search_space(tune)
     tuner = tune.Tuner(
         tune.with_resources(partial(run_trial, base=fixed), {"cpu": cpus_per_trial}),
         param_space=space,
