@@ -7,17 +7,23 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
    contradicts the persona ("i have a cat" for a persona with a black lab);
 2. when the question is about one of its facts and the chosen response does not
    state it, states that fact instead, with probability ``rates.answer``;
-3. with probability ``rates.volunteer`` adds one of its facts it has not said yet
-   ("... i love hiking. what about you?" as people do).
+3. with its persona's volunteer rate adds one of its facts it has not said yet
+   ("... i love hiking. what about you?" as people do). People differ: some talk
+   about themselves on most turns, some hardly ever, so each persona draws its own
+   rate (mean ``rates.volunteer``, spread ``rates.concentration``).
 
-A fact is stated in people's words where the pool has them: the pool sentence
-nearest the fact with cosine in ``[paraphrase_floor, 0.9)`` that the judge does not
-find contradicts the persona ("i've a black lab." → "i have a black lab named
-max."); the fact's own words only when no sentence is close enough. People rarely
-recite their persona card, and a verbatim fact is easier to identify than anything
-a person says.
+A fact is stated in people's words where the pool has them: a pool sentence with
+cosine in ``[paraphrase_floor, 0.9)`` to the fact that the judge does not find
+contradicts the persona ("i've a black lab." → "i have a black lab named max."); the
+fact's own words only when no sentence is close enough. People rarely recite their
+persona card, and they state a fact with every strength from a hint ("i love being
+outdoors" for "i like to hike") to nearly its words: each fact gets a target cosine
+drawn from the strengths people used (``strengths``, quantiles measured on train
+dialogs) and the pool sentence nearest that target. A partner that always picked the
+nearest paraphrase would be easier to identify than people (its precision@1 above
+theirs) while touching fewer facts (its recall@5 below).
 
-Both probabilities are calibrated on Persona-Chat *train* dialogs
+Both probabilities and the strengths are calibrated on Persona-Chat *train* dialogs
 (:func:`calibrate_rates`): they top up what the retrieval ranking already reveals to
 what the people in those dialogs revealed. Draws are seeded by the context's seed
 and turn, so an episode is the same in a single or a vector env.
@@ -40,25 +46,53 @@ REVEAL_SIMILARITY = 0.5
 # A question this close to a fact is about it (the retrieval partner's gate is fully
 # open here: relevance_floor 0.3 + relevance_span 0.15).
 ABOUT_SIMILARITY = 0.45
-# A pool sentence this close to a fact states it in a person's words; closer than the
-# ceiling it is the fact itself (the hard negatives' paraphrase bound).
-PARAPHRASE_FLOOR = 0.6
+# A pool sentence this close to a fact hints at or states it in a person's words;
+# closer than the ceiling it is the fact itself (the hard negatives' paraphrase bound).
+PARAPHRASE_FLOOR = 0.4
 PARAPHRASE_CEILING = 0.9
+# How many of a fact's nearest pool sentences are searched for one near the target.
+STATEMENT_SHORTLIST = 64
+# How strongly people state a fact they touch at all: deciles (0, 10, ..., 100%) of
+# the best cosine between a fact and their answers (8 per speaker) over the facts
+# with one at or above PARAPHRASE_FLOOR; from calibrate_rates on train dialogs
+# 2000-2499 (see CALIBRATED_RATES).
+PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795, 0.857, 1.0)
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
 
 
 @dataclass(frozen=True)
 class RevealRates:
-    """How often the partner states the asked-about fact and volunteers another one."""
+    """How often the partner states the asked-about fact and volunteers another one.
+
+    People differ: some talk about themselves on most turns, some hardly at all. With
+    ``concentration`` each persona gets its own volunteer rate, a draw from a Beta
+    distribution with mean ``volunteer`` and that concentration (a + b; smaller is more
+    spread); ``None`` gives every persona the rate ``volunteer``.
+    """
 
     answer: float
     volunteer: float
+    concentration: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("answer", "volunteer"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InvalidArgumentError(f"{name}={getattr(self, name)}; pass a probability.")
+        if self.concentration is not None and not self.concentration > 0:
+            raise InvalidArgumentError(
+                f"concentration={self.concentration}; pass a positive number, or None for "
+                "the same volunteer rate for every persona."
+            )
+
+    def volunteer_rate(self, share: float) -> float:
+        """The volunteer rate of the persona at quantile ``share`` of the spread."""
+        if self.concentration is None or self.volunteer in (0.0, 1.0):
+            return self.volunteer
+        from scipy.stats import beta
+
+        a = self.volunteer * self.concentration
+        return float(beta.ppf(share, a, self.concentration - a))
 
 
 # From calibrate_rates on train dialogs 2000-2499 (outside the default pool's first
@@ -66,9 +100,19 @@ class RevealRates:
 # `python -m convenv.agents.consistent_partner`. Per turn, people stated the fact a
 # question was about on 25% of such turns and another fact on 42% of all turns; the
 # retrieval ranking states the asked-about fact on 89% and another on 15%. So it
-# needs no help answering, and volunteering on 38% of turns brings the share of its
-# facts a speaker states in 8 answers to the people's 0.619 (0.620).
-CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.381)
+# needs no help answering. Stating facts with the people's strengths (a third of
+# them below 0.6, some hints below 0.5) and volunteering on 54% of turns on average,
+# each persona at its own rate (concentration 1, the most spread tried: people's
+# share of facts stated varies over speakers with s.d. 0.283, the partner's 0.274;
+# one rate for all gives 0.243), brings the share of its facts a speaker states in
+# 8 answers to the people's 0.619 (0.618).
+CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.541, concentration=1.0)
+
+
+def _persona_uniform(purpose: str, persona: Sequence[str]) -> float:
+    """A reproducible uniform for ``persona`` (the same in every dialog it has)."""
+    key = f"{purpose}|{'|'.join(persona)}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2.0**64
 
 
 def _uniforms(context: DialogContext) -> tuple[float, float]:
@@ -88,6 +132,8 @@ class ConsistentPartner:
         rates: How often to state the asked-about fact and to volunteer one.
         paraphrase_floor: How close a pool sentence must be to a fact to state it
             (``None``: always the fact's own words).
+        strengths: Quantiles of the cosine people state a fact with; each fact of a
+            persona draws its target from them (``None``: the nearest sentence).
         stranger_floor: Pass over responses with a sentence this close to another
             persona's fact and to none of its own (``None``: keep them).
     """
@@ -99,12 +145,20 @@ class ConsistentPartner:
         rates: RevealRates = CALIBRATED_RATES,
         paraphrase_floor: float | None = PARAPHRASE_FLOOR,
         stranger_floor: float | None = STRANGER_FLOOR,
+        strengths: Sequence[float] | None = PEOPLE_STRENGTHS,
     ) -> None:
+        if strengths is not None and (len(strengths) < 2 or list(strengths) != sorted(strengths)):
+            raise InvalidArgumentError(
+                f"strengths={strengths!r}; pass increasing quantiles (at least 2) of the "
+                "cosine people state a fact with, or None for the nearest sentence."
+            )
+        self.strengths = None if strengths is None else np.asarray(strengths, np.float64)
         self.base, self.judge, self.rates = base, judge, rates
         self.encoder = base.encoder
         self.paraphrase_floor = paraphrase_floor
         self._sentences: tuple[list[str], np.ndarray] | None = None
         self._statements: dict[tuple[tuple[str, ...], int], str] = {}
+        self._volunteer_rates: dict[tuple[str, ...], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
         self._stranger_cache: dict[str, np.ndarray] = {}
@@ -156,9 +210,14 @@ class ConsistentPartner:
                 sentences, matrix = self.pool_sentences()
                 fact = self.judge.profile(persona).facts[index]
                 similarity = matrix @ fact
-                # The 20 nearest sentences, best first (a partition, not a full sort).
-                nearest = np.argpartition(-similarity, min(20, len(similarity) - 1))[:20]
-                for row in nearest[np.argsort(-similarity[nearest], kind="stable")].tolist():
+                reach = min(STATEMENT_SHORTLIST, len(similarity) - 1)
+                nearest = np.argpartition(-similarity, reach)[:reach]  # not a full sort
+                nearest = nearest[np.argsort(-similarity[nearest], kind="stable")]
+                if self.strengths is not None:
+                    # Closest to this fact's target strength first; ties: the nearer one.
+                    gap = np.abs(similarity[nearest] - self.target_strength(persona, index))
+                    nearest = nearest[np.argsort(gap, kind="stable")]
+                for row in nearest.tolist():
                     if not self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING:
                         continue
                     if self.judge.judge(persona, sentences[row]) != "contradict":
@@ -168,6 +227,13 @@ class ConsistentPartner:
             if len(self._statements) > 50_000:
                 self._statements.pop(next(iter(self._statements)))
         return found
+
+    def target_strength(self, persona: tuple[str, ...], index: int) -> float:
+        """The cosine this persona states fact ``index`` with: a reproducible draw from
+        the people's quantiles (the same persona always says a fact the same way)."""
+        share = _persona_uniform(f"strength|{index}", persona)
+        grid = np.linspace(0.0, 1.0, len(self.strengths))
+        return float(np.interp(share, grid, self.strengths))
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:
@@ -213,12 +279,13 @@ class ConsistentPartner:
             and u_answer < self.rates.answer
         ):
             answer, stated = self.statement(persona, about), np.arange(len(persona)) == about
-        if u_volunteer < self.rates.volunteer:
+        rate = self.volunteer_rate(persona)
+        if u_volunteer < rate:
             already = self._stated(persona, context.history[-2::-2]) | stated
             unsaid = np.flatnonzero(~already)
             if len(unsaid):
                 # The draw that decided to volunteer also picks which fact, uniformly.
-                share = u_volunteer / self.rates.volunteer
+                share = u_volunteer / rate
                 fact = self.statement(persona, int(unsaid[int(share * len(unsaid))]))
                 # End the answer's last sentence first, or the two would be judged as one.
                 ended = answer if answer.rstrip().endswith((".", "!", "?")) else answer + "."
@@ -226,6 +293,16 @@ class ConsistentPartner:
                 if self.judge.judge(persona, longer) != "contradict":
                     answer = longer
         return answer
+
+    def volunteer_rate(self, persona: tuple[str, ...]) -> float:
+        """How often this persona volunteers a fact (its own draw from the spread)."""
+        found = self._volunteer_rates.get(persona)
+        if found is None:
+            found = self.rates.volunteer_rate(_persona_uniform("talkativeness", persona))
+            if len(self._volunteer_rates) > 50_000:
+                self._volunteer_rates.pop(next(iter(self._volunteer_rates)))
+            self._volunteer_rates[persona] = found
+        return found
 
     def _stated(self, persona: Sequence[str], utterances: Sequence[str]) -> np.ndarray:
         """Which facts some sentence of ``utterances`` states (cosine ≥ 0.5)."""
@@ -273,22 +350,52 @@ def reveal_counts(encoder, cases: Sequence[tuple[tuple[str, ...], str, str]]) ->
     return RevealCounts(np.array(about), np.array(answered), np.array(volunteered))
 
 
+def statement_strengths(
+    encoder, cases: Sequence, floor: float = PARAPHRASE_FLOOR, quantiles: int = 11
+) -> tuple[float, ...]:
+    """Quantiles of how strongly the people of replay ``cases`` stated the facts they
+    touched: per fact, the best cosine of a sentence of their answers, over the facts
+    where it reaches ``floor``."""
+    from convenv.identifier import split_sentences
+
+    best: list[np.ndarray] = []
+    for case in cases:
+        sentences = [t for a in case.human for t in split_sentences(a)] or [""]
+        best.append((encoder.encode(list(case.persona)) @ encoder.encode(sentences).T).max(1))
+    touched = np.concatenate(best)
+    touched = touched[touched >= floor]
+    if not len(touched):
+        raise InvalidArgumentError("no fact was touched in these dialogs; pass more dialogs.")
+    values = np.quantile(touched, np.linspace(0.0, 1.0, quantiles))
+    return tuple(round(float(v), 3) for v in values)
+
+
 def calibrate_rates(
-    base, judge, dialogs, max_answers: int = 8, steps: int = 8, progress: bool = True
+    base,
+    judge,
+    dialogs,
+    max_answers: int = 8,
+    steps: int = 8,
+    concentrations: Sequence[float | None] = (None,),
+    progress: bool = True,
 ) -> tuple[RevealRates, dict]:
     """Rates that make the partner reveal its persona as the people in ``dialogs`` did
     (train dialogs the pool was not built from), replaying them in the people's place.
 
+    The strengths people state facts with come first (:func:`statement_strengths`).
     ``answer`` tops up how often ``base`` states the asked-about fact to the people's
-    rate per turn: ``(people − base) / (1 − base)``. ``volunteer`` is then found by
-    bisection so that the share of its facts a speaker states within ``max_answers``
-    answers (fidelity's reveal rate) equals the people's.
-    Returns the rates and the measured figures.
+    rate per turn: ``(people − base) / (1 − base)``. For each of ``concentrations``
+    (how much speakers differ), ``volunteer`` is found by bisection so that the share
+    of its facts a speaker states within ``max_answers`` answers (fidelity's reveal
+    rate) equals the people's; of those, the one whose spread of that share over
+    speakers (standard deviation) is nearest the people's wins.
+    Returns the rates and the measured figures (``strengths`` among them).
     """
     from convenv.fidelity import replay, reveal_share
 
     encoder = base.encoder
     cases = replay(base, dialogs, max_answers, progress=progress)
+    strengths = statement_strengths(encoder, cases)
     triples = [(c.persona, q, h) for c in cases for q, h in zip(c.questions, c.human, strict=True)]
     mine = [(c.persona, q, a) for c in cases for q, a in zip(c.questions, c.partner, strict=True)]
     people, retrieval = (
@@ -299,23 +406,42 @@ def calibrate_rates(
         np.clip((people.answer - retrieval.answer) / max(1.0 - retrieval.answer, 1e-9), 0, 1)
     )
 
-    def coverage(who: str, partner=None) -> float:
-        played = replay(partner, dialogs, max_answers, progress=False) if partner else cases
-        return float(np.mean([reveal_share(encoder, c.persona, getattr(c, who)) for c in played]))
+    def shares(who: str, rates: RevealRates | None = None) -> np.ndarray:
+        if rates is None:
+            played = cases
+        else:
+            partner = ConsistentPartner(base, judge, rates, strengths=strengths)
+            played = replay(partner, dialogs, max_answers, progress=False)
+        return np.array([reveal_share(encoder, c.persona, getattr(c, who)) for c in played])
 
-    wanted = coverage("human")
-    low, high = 0.0, 1.0
-    for _ in tqdm(range(steps), desc="calibrating volunteer rate", disable=not progress):
-        middle = (low + high) / 2
-        got = coverage("partner", ConsistentPartner(base, judge, RevealRates(answer, middle)))
-        low, high = (middle, high) if got < wanted else (low, middle)
-    rates = RevealRates(answer, round((low + high) / 2, 3))
+    wanted = shares("human")
+    bar = tqdm(total=steps * len(concentrations), desc="calibrating volunteer rate",
+               disable=not progress)  # fmt: skip
+    found: list[tuple[RevealRates, np.ndarray]] = []
+    for concentration in concentrations:
+        low, high = 0.0, 1.0
+        for _ in range(steps):
+            middle = (low + high) / 2
+            got = shares("partner", RevealRates(answer, middle, concentration)).mean()
+            low, high = (middle, high) if got < wanted.mean() else (low, middle)
+            bar.update(1)
+        rates = RevealRates(answer, round((low + high) / 2, 3), concentration)
+        found.append((rates, shares("partner", rates)))
+    bar.close()
+    rates, got = min(found, key=lambda pair: abs(pair[1].std() - wanted.std()))
     figures = {
         "people_per_turn": people.__dict__,
         "retrieval_per_turn": retrieval.__dict__,
-        "people_reveal_rate": wanted,
-        "consistent_reveal_rate": coverage("partner", ConsistentPartner(base, judge, rates)),
+        "people_reveal_rate": float(wanted.mean()),
+        "people_reveal_spread": float(wanted.std()),
+        "consistent_reveal_rate": float(got.mean()),
+        "consistent_reveal_spread": float(got.std()),
+        "candidates": [
+            {**r.__dict__, "reveal_rate": float(g.mean()), "spread": float(g.std())}
+            for r, g in found
+        ],
         "speakers": len(cases),
+        "strengths": strengths,
     }
     return rates, figures
 
@@ -327,6 +453,9 @@ if __name__ == "__main__":
 
     components = default_components()
     judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
-    found, measured = calibrate_rates(components.partner, judge, load_dialogs("train")[2000:2500])
+    found, measured = calibrate_rates(
+        components.partner, judge, load_dialogs("train")[2000:2500],
+        concentrations=(1.0, 2.0, 4.0, 8.0, None),
+    )  # fmt: skip
     print(measured)
     print(found)

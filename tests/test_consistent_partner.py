@@ -10,9 +10,11 @@ import pytest
 from convenv.agents.base import DialogContext
 from convenv.agents.consistent_partner import (
     CALIBRATED_RATES,
+    PEOPLE_STRENGTHS,
     ConsistentPartner,
     RevealRates,
     calibrate_rates,
+    statement_strengths,
 )
 from convenv.errors import InvalidArgumentError
 from convenv.personachat import fact_pool, load_dialogs, load_personas
@@ -84,7 +86,7 @@ def test_volunteers_unsaid_facts_reproducibly(default_components, judge, sampled
     for context in turns[:10]:
         for i, fact in enumerate(context.persona):
             said = always.statement(context.persona, i)
-            assert float(encoder.encode([fact])[0] @ encoder.encode([said])[0]) >= 0.6 - 1e-6
+            assert float(encoder.encode([fact])[0] @ encoder.encode([said])[0]) >= 0.4 - 1e-6
     # A fact said before in the dialog is not volunteered again.
     context = turns[0]
     spoken = " ".join(always.statement(context.persona, i) for i in range(len(context.persona)))
@@ -99,12 +101,81 @@ def test_calibrated_rate_is_in_use_and_rates_are_checked():
         RevealRates(0.0, 1.5)
 
 
-def test_calibration_matches_the_peoples_reveal_rate(default_components, judge):
+def test_calibration_matches_the_peoples_reveal_rate_and_spread(default_components, judge):
     rates, figures = calibrate_rates(
-        default_components.partner, judge, load_dialogs("train")[2000:2060], progress=False
-    )
+        default_components.partner, judge, load_dialogs("train")[2000:2060],
+        concentrations=(2.0, None), progress=False,
+    )  # fmt: skip
     assert 0.0 < rates.volunteer < 1.0
     assert abs(figures["consistent_reveal_rate"] - figures["people_reveal_rate"]) < 0.05
+    # The chosen spread is the candidate nearest the people's.
+    spreads = [abs(c["spread"] - figures["people_reveal_spread"]) for c in figures["candidates"]]
+    assert figures["consistent_reveal_spread"] == pytest.approx(
+        figures["candidates"][int(np.argmin(spreads))]["spread"]
+    )
+    strengths = figures["strengths"]
+    assert len(strengths) == 11 and list(strengths) == sorted(strengths)
+    assert strengths[0] >= 0.4 and 0.5 < strengths[5] < 0.8  # people state facts loosely
+
+
+def test_personas_differ_in_how_much_they_volunteer(default_components, judge):
+    spread = RevealRates(0.0, 0.4, concentration=2.0)
+    shares = np.linspace(0.005, 0.995, 199)
+    rates = np.array([spread.volunteer_rate(u) for u in shares])
+    assert rates.mean() == pytest.approx(0.4, abs=0.02) and rates.std() > 0.2
+    assert RevealRates(0.0, 0.4).volunteer_rate(0.9) == 0.4  # no spread: one rate
+    with pytest.raises(InvalidArgumentError, match="concentration"):
+        RevealRates(0.0, 0.4, concentration=0.0)
+    partner = ConsistentPartner(default_components.partner, judge, spread)
+    personas = load_personas("train")[:50]
+    per_persona = [partner.volunteer_rate(p) for p in personas]
+    assert len(set(per_persona)) == 50 and partner.volunteer_rate(personas[0]) == per_persona[0]
+    # A reserved persona volunteers less often than a talkative one, turn after turn.
+    quiet, talkative = personas[int(np.argmin(per_persona))], personas[int(np.argmax(per_persona))]
+    added = {}
+    for persona in (quiet, talkative):
+        contexts = [DialogContext(("hi!", "hello.", "how are you?"), persona, s) for s in range(60)]
+        plain = ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 0.0))
+        added[persona] = sum(
+            a != b for a, b in zip(partner.respond(contexts), plain.respond(contexts), strict=True)
+        )
+    assert added[quiet] < added[talkative]
+
+
+def test_facts_are_stated_with_the_peoples_strengths(default_components, judge):
+    encoder = default_components.encoder
+    targeted = ConsistentPartner(default_components.partner, judge, CALIBRATED_RATES)
+    nearest = ConsistentPartner(default_components.partner, judge, strengths=None)
+    cosines = {"targeted": [], "nearest": []}
+    for persona in load_personas("train")[:40]:
+        facts = encoder.encode(list(persona))
+        for i in range(len(persona)):
+            for name, partner in (("targeted", targeted), ("nearest", nearest)):
+                said = encoder.encode([partner.statement(persona, i)])[0]
+                cosines[name].append(float(facts[i] @ said))
+            assert PEOPLE_STRENGTHS[0] <= targeted.target_strength(persona, i) <= 1.0
+    targeted_cos, nearest_cos = np.array(cosines["targeted"]), np.array(cosines["nearest"])
+    assert (targeted_cos >= 0.4 - 1e-6).all()
+    # Spread like people's: loose statements, not just the nearest paraphrase.
+    assert np.median(targeted_cos) < np.median(nearest_cos) - 0.05
+    assert (targeted_cos < 0.6).mean() > 0.15
+    with pytest.raises(InvalidArgumentError, match="strengths"):
+        ConsistentPartner(default_components.partner, judge, strengths=(0.9, 0.5))
+
+
+def test_statement_strengths_are_quantiles_of_touched_facts(default_components):
+    from convenv.fidelity import ReplayCase
+
+    encoder = default_components.encoder
+    persona = ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza.")
+    said = ["i have a black lab named trooper.", "my job is in a hospital.", "i like cars."]
+    case = ReplayCase(0, persona, ["?"] * 3, said, said)
+    strengths = statement_strengths(encoder, [case], quantiles=3)
+    facts, sentences = encoder.encode(list(persona)), encoder.encode(said)
+    best = (facts @ sentences.T).max(axis=1)
+    touched = np.sort(best[best >= 0.4])
+    assert strengths[0] == pytest.approx(touched[0], abs=1e-3)
+    assert strengths[-1] == pytest.approx(touched[-1], abs=1e-3)
 
 
 def test_fidelity_of_the_consistent_partner_on_20_dialogs(tmp_path, default_components, capsys):

@@ -2,7 +2,8 @@
 
 ``random``, ``round-robin``, ``oracle`` (identification: reads the partner's persona,
 cheating on purpose), ``claim`` (asks about the codes nearest the *claimed* facts:
-fair in authentication, where the claim is public), ``fixed:3`` (one code),
+fair in authentication, where the claim is public), ``claim-adaptive`` (authentication:
+asks about the claimed facts the answers so far support least), ``fixed:3`` (one code),
 ``fixed:all`` (each code alone), ``fixed:0,4,6`` (a sequence), ``best-fixed`` (the
 best fixed sequence searched on train personas; ``best-fixed:PATH`` reloads a saved
 one), ``lookahead`` (the one-step lookahead bound, cheating on purpose), a saved SB3
@@ -28,6 +29,7 @@ from convenv.policies import (
     SB3Policy,
     TopicOraclePolicy,
 )
+from convenv.policies.claim import AdaptiveClaimPolicy
 from convenv.policies.rllib import RLlibPolicy, is_rllib_run
 from convenv.policies.sb3 import ALGORITHMS, training_settings
 
@@ -63,7 +65,10 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
     return policy
 
 
-NAMED = ("random", "round-robin", "oracle", "claim", "lookahead", "fixed:all", "best-fixed")
+NAMED = (
+    "random", "round-robin", "oracle", "claim", "claim-adaptive", "lookahead", "fixed:all",
+    "best-fixed",
+)  # fmt: skip
 
 
 def check_specs(specs: list[str]) -> None:
@@ -106,6 +111,8 @@ def make_policies(
             policy = TopicOraclePolicy(env.actions, env.engine.identifier.encoder)
             policy.name = spec
             out.append(policy)
+        elif spec == "claim-adaptive":
+            out.append(AdaptiveClaimPolicy(n, env.engine.max_turns))
         elif spec == "lookahead":
             out.append(LookaheadBound())
         elif spec == "best-fixed" or spec.startswith("best-fixed:"):

@@ -24,6 +24,7 @@ from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
 from convenv.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
+from convenv.training.warm_start import HEURISTICS
 from convenv.vec_env import BatchedDialogVecEnv
 
 BACKENDS = ("sb3", "rllib")
@@ -121,6 +122,17 @@ class TrainConfig:
     ent_coef: float | None = field(
         default=None, metadata={"help": "PPO/A2C: entropy bonus (default 0.01)"}
     )
+    warm_start: str | None = field(
+        default=None,
+        metadata={
+            "help": "authentication, PPO/A2C: first fit the policy to this heuristic's "
+            "actions (behaviour cloning), then learn",
+            "choices": HEURISTICS,
+        },
+    )
+    warm_start_episodes: int = field(
+        default=3000, metadata={"help": "train-persona episodes of the heuristic to clone"}
+    )
 
     def __post_init__(self) -> None:
         if self.algorithm.lower() not in ALGORITHMS:
@@ -148,6 +160,25 @@ class TrainConfig:
         if self.task not in TASKS:
             raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
         ImpostorDesign(self.genuine_rate, self.impostor)  # validates both
+        if self.warm_start is not None:
+            if self.warm_start not in HEURISTICS:
+                raise InvalidArgumentError(
+                    f"warm_start={self.warm_start!r}; pass one of {HEURISTICS}."
+                )
+            if self.task != "authentication":
+                raise InvalidArgumentError(
+                    "warm_start reads the claim, which only authentication has; drop it "
+                    "or pass --task authentication."
+                )
+            if self.algorithm not in ("ppo", "a2c") or self.backend != "sb3":
+                raise InvalidArgumentError(
+                    "warm_start fits an actor-critic network: use it with --algorithm ppo "
+                    "or a2c and --backend sb3."
+                )
+            if self.warm_start_episodes < 1:
+                raise InvalidArgumentError(
+                    f"warm_start_episodes={self.warm_start_episodes!r}; pass a positive integer."
+                )
 
     def env_kwargs(self) -> dict:
         return {
@@ -295,6 +326,16 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
         "MlpPolicy", env, seed=config.seed, device="cpu", verbose=0, **_algorithm_kwargs(config)
     )
     model.set_logger(configure(str(out), ["csv", "tensorboard"]))
+    cloned = None
+    if config.warm_start is not None:
+        from convenv.env import PersonaInterviewEnv
+        from convenv.training.warm_start import clone, demonstrations
+
+        source = PersonaInterviewEnv(personas=training_personas(), **config.env_kwargs())
+        x, y = demonstrations(source, config.warm_start, config.warm_start_episodes,
+                              config.progress)  # fmt: skip
+        cloned = clone(model.policy, x, y, seed=config.seed, progress=config.progress)
+        source.close()
     evaluation = EvalCallback(
         eval_env,
         n_eval_episodes=config.eval_episodes,
@@ -314,6 +355,8 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
     model_path = out / "model.zip"
     model.save(str(model_path))
     settings = {**asdict(config), "wall_seconds": round(time.time() - started, 1)}
+    if cloned is not None:
+        settings["warm_start_agreement"] = round(cloned, 4)
     if evaluation.evaluations_results:
         settings["validation_return"] = float(np.mean(evaluation.evaluations_results[-1]))
     (out / "settings.json").write_text(json.dumps(settings, indent=2))
