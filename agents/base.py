@@ -21,6 +21,8 @@ class DialogContext:
             ``None`` for a partner.
         seed: Per-turn seed so that sampling agents are reproducible per episode,
             independently of how many episodes share a batch.
+        dialog_seed: One seed for the whole dialog: what stays the same from turn to
+            turn, like how talkative the speaker is (``None``: unknown).
     """
 
     # Not frozen: a frozen dataclass's __init__ costs 3x more, and every env step
@@ -29,6 +31,7 @@ class DialogContext:
     persona: tuple[str, ...] = ()
     goal: str | None = None
     seed: int | None = None
+    dialog_seed: int | None = None
 
 
 @runtime_checkable

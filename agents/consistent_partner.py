@@ -9,8 +9,8 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
    state it, states that fact instead, with probability ``rates.answer``;
 3. with its persona's volunteer rate adds one of its facts it has not said yet
    ("... i love hiking. what about you?" as people do). People differ: some talk
-   about themselves on most turns, some hardly ever, so each persona draws its own
-   rate (mean ``rates.volunteer``, spread ``rates.concentration``).
+   about themselves on most turns, some hardly ever, so each dialog's speaker draws
+   its own rate (mean ``rates.volunteer``, spread ``rates.concentration``).
 
 A fact is stated in people's words where the pool has them: a pool sentence with
 cosine in ``[paraphrase_floor, 0.9)`` to the fact that the judge does not find
@@ -66,9 +66,10 @@ class RevealRates:
     """How often the partner states the asked-about fact and volunteers another one.
 
     People differ: some talk about themselves on most turns, some hardly at all. With
-    ``concentration`` each persona gets its own volunteer rate, a draw from a Beta
-    distribution with mean ``volunteer`` and that concentration (a + b; smaller is more
-    spread); ``None`` gives every persona the rate ``volunteer``.
+    ``concentration`` each speaker (a persona in one dialog) gets its own volunteer
+    rate, a draw from a Beta distribution with mean ``volunteer`` and that
+    concentration (a + b; smaller is more spread); ``None`` gives everybody the rate
+    ``volunteer``.
     """
 
     answer: float
@@ -101,12 +102,12 @@ class RevealRates:
 # question was about on 25% of such turns and another fact on 42% of all turns; the
 # retrieval ranking states the asked-about fact on 89% and another on 15%. So it
 # needs no help answering. Stating facts with the people's strengths (a third of
-# them below 0.6, some hints below 0.5) and volunteering on 65% of turns on average,
-# each persona at its own rate (concentration 0.5, the most spread tried: people's
-# share of facts stated varies over speakers with s.d. 0.283, the partner's 0.276;
-# one rate for all gives 0.239), brings the share of its facts a speaker states in
-# 8 answers to the people's 0.619 (0.618).
-CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.654, concentration=0.5)
+# them below 0.6, some hints below 0.5) and volunteering on 61% of turns on average,
+# each speaker (a persona in one dialog) at its own rate (concentration 0.5, the
+# most spread tried: people's share of facts stated varies over speakers with s.d.
+# 0.283, the partner's 0.272; one rate for all gives 0.239), brings the share of its
+# facts a speaker states in 8 answers to the people's 0.619 (0.619).
+CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.611, concentration=0.5)
 
 
 def _persona_uniform(purpose: str, persona: Sequence[str]) -> float:
@@ -158,7 +159,7 @@ class ConsistentPartner:
         self.paraphrase_floor = paraphrase_floor
         self._sentences: tuple[list[str], np.ndarray] | None = None
         self._statements: dict[tuple[tuple[str, ...], int], str] = {}
-        self._volunteer_rates: dict[tuple[str, ...], float] = {}
+        self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
         self._stranger_cache: dict[str, np.ndarray] = {}
@@ -281,7 +282,7 @@ class ConsistentPartner:
             and u_answer < self.rates.answer
         ):
             answer, stated = self.statement(persona, about), np.arange(len(persona)) == about
-        rate = self.volunteer_rate(persona)
+        rate = self.volunteer_rate(persona, context.dialog_seed)
         if u_volunteer < rate:
             already = self._stated(persona, context.history[-2::-2]) | stated
             unsaid = np.flatnonzero(~already)
@@ -296,14 +297,20 @@ class ConsistentPartner:
                     answer = longer
         return answer
 
-    def volunteer_rate(self, persona: tuple[str, ...]) -> float:
-        """How often this persona volunteers a fact (its own draw from the spread)."""
-        found = self._volunteer_rates.get(persona)
+    def volunteer_rate(self, persona: tuple[str, ...], dialog_seed: int | None = None) -> float:
+        """How often the speaker of this persona in this dialog volunteers a fact: its
+        own draw from the spread. In Persona-Chat each dialog has its own crowdworker
+        playing the persona, so talkativeness belongs to the dialog (``dialog_seed``),
+        not to the persona; without a dialog seed it is the persona's."""
+        key = (persona, dialog_seed)
+        found = self._volunteer_rates.get(key)
         if found is None:
-            found = self.rates.volunteer_rate(_persona_uniform("talkativeness", persona))
+            found = self.rates.volunteer_rate(
+                _persona_uniform(f"talkativeness|{dialog_seed}", persona)
+            )
             if len(self._volunteer_rates) > 50_000:
                 self._volunteer_rates.pop(next(iter(self._volunteer_rates)))
-            self._volunteer_rates[persona] = found
+            self._volunteer_rates[key] = found
         return found
 
     def _stated(self, persona: Sequence[str], utterances: Sequence[str]) -> np.ndarray:

@@ -133,8 +133,11 @@ class ClaimObservation:
     codes (a softmax of fact-to-code-description cosines), whether the slot holds a
     fact, the fact's *support* (the share of wrong candidates it outscores; 0.5
     before anything was said) and its raw identifier score (best cosine with what
-    the partner said). Then the overall support (their mean), whether each code was
-    asked, the share of turns each code was used, and the turn fraction.
+    the partner said). Then the overall support (their mean), each code's *open
+    claim* (the mean over claimed facts of ``topic(fact, code) · (1 − support(fact))``:
+    how much of the claim on that code's topic the answers have not yet backed; a
+    product a small network learns slowly on its own), whether each code was asked,
+    the share of turns each code was used, and the turn fraction.
     """
 
     def __init__(self, actions: ActionSet, encoder, max_turns: int) -> None:
@@ -144,7 +147,8 @@ class ClaimObservation:
         self.code_vectors = encoder.encode([a.description for a in actions])
         slots, n = CLAIM_SLOTS, self.n_codes
         self.claim_width = slots * n + slots  # topics ⊕ slot mask: fixed per episode
-        self.dialog_width = 2 * slots + 1  # supports ⊕ raw scores ⊕ overall support
+        # supports ⊕ raw scores ⊕ overall support ⊕ open claim per code
+        self.dialog_width = 2 * slots + 1 + n
         self.space = spaces.Box(
             -1.0, 1.0, shape=(self.claim_width + self.dialog_width + 2 * n + 1,), dtype=np.float32
         )
@@ -177,12 +181,18 @@ class ClaimObservation:
         """``(N, dim)`` observations; ``supports`` and ``raw`` are ``(N, CLAIM_SLOTS)``
         in claim order (0 on empty slots), ``counts`` ``(N, n_codes)`` code uses."""
         turns = np.asarray(turns, np.float64)
+        slots, n = CLAIM_SLOTS, self.n_codes
+        topics = claim_features[:, : slots * n].reshape(-1, slots, n)
+        mask = claim_features[:, slots * n :]
+        shown = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
+        open_claim = np.einsum("bs,bsc->bc", mask * (1.0 - supports), topics) / shown
         obs = np.concatenate(
             [
                 claim_features,
                 supports,
                 raw,
                 overall[:, None],
+                open_claim,
                 np.minimum(counts, 1),
                 counts / self.max_turns,
                 (turns / self.max_turns)[:, None],

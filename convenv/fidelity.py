@@ -73,7 +73,11 @@ def replay(
                     break
                 case.questions.append(dialog.turns[j - 1])
                 case.human.append(dialog.turns[j])
-                contexts.append(DialogContext(tuple(dialog.turns[:j]), persona=persona, seed=j))
+                contexts.append(
+                    DialogContext(
+                        tuple(dialog.turns[:j]), persona, seed=j, dialog_seed=2 * k + speaker
+                    )
+                )
             cases.append(case)
     answers: list[str] = []
     bar = tqdm(total=len(contexts), desc="partner answers", disable=not progress)

@@ -336,7 +336,7 @@ class InterviewEngine:
         )
         answers = self.partner.respond(
             [
-                DialogContext((*h, q), persona=e.persona, seed=e.seeds[t][1])
+                DialogContext((*h, q), e.persona, seed=e.seeds[t][1], dialog_seed=e.seeds[0][1])
                 for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
             ]
         )

@@ -17,11 +17,12 @@ from convenv.policies.base import ActionPolicy
 class AdaptiveClaimPolicy(ActionPolicy):
     """Asks about the claimed facts the answers support least.
 
-    Each code scores ``Σ_facts topic(fact, code) · (1 − support(fact))`` minus
-    ``repeat_cost`` per time it was asked: a fact the partner has already confirmed
-    needs no more questions, and one it has not yet stated (an impostor's changed fact,
-    or a genuine partner who talked about something else) is asked about again, while
-    the repeat cost moves on to the other facts. Before any answer every support is
+    Each code scores its *open claim* (the observation's mean over claimed facts of
+    ``topic(fact, code) · (1 − support(fact))``) minus ``repeat_cost`` per time it was
+    asked: a fact the partner has already confirmed needs no more questions, and one
+    it has not yet stated (an impostor's changed fact, or a genuine partner who talked
+    about something else) is asked about again, while the repeat cost moves on to the
+    other facts. Before any answer every support is
     0.5, so the first question is about the claim's most typical topic.
 
     Args:
@@ -32,7 +33,7 @@ class AdaptiveClaimPolicy(ActionPolicy):
 
     name = "claim-adaptive"
 
-    def __init__(self, n_codes: int, max_turns: int, repeat_cost: float = 0.3) -> None:
+    def __init__(self, n_codes: int, max_turns: int, repeat_cost: float = 0.2) -> None:
         if n_codes < 1 or max_turns < 1:
             raise InvalidArgumentError(
                 f"n_codes={n_codes!r}, max_turns={max_turns!r}; pass positive integers."
@@ -43,18 +44,13 @@ class AdaptiveClaimPolicy(ActionPolicy):
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         n, slots = self.n_codes, CLAIM_SLOTS
-        width = slots * n + 3 * slots + 1 + 2 * n + 1  # ClaimObservation's layout
+        width = slots * n + 3 * slots + 1 + 3 * n + 1  # ClaimObservation's layout
         if observations.ndim != 2 or observations.shape[1] != width:
             raise InvalidArgumentError(
                 f"observations of shape {observations.shape}; {self.name} reads the "
                 f"authentication observation ({width} wide for {n} codes): use it with "
                 "task='authentication'."
             )
-        topics = observations[:, : slots * n].reshape(-1, slots, n)
-        at = slots * n
-        mask = observations[:, at : at + slots]
-        support = observations[:, at + slots : at + 2 * slots]
-        counts = observations[:, -(n + 1) : -1] * self.max_turns
-        need = mask * (1.0 - support)
-        scores = np.einsum("bs,bsc->bc", need, topics) - self.repeat_cost * np.rint(counts)
-        return scores.argmax(axis=1).astype(np.int64)
+        open_claim = observations[:, -(3 * n + 1) : -(2 * n + 1)]  # see ClaimObservation
+        counts = np.rint(observations[:, -(n + 1) : -1] * self.max_turns)
+        return (open_claim - self.repeat_cost * counts).argmax(axis=1).astype(np.int64)

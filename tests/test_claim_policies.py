@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
-from convenv.authentication import CLAIM_SLOTS
+from convenv.actions import ActionSet
+from convenv.authentication import CLAIM_SLOTS, ClaimObservation
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.policies import AdaptiveClaimPolicy
+from convenv.testing import HashingEncoder
 from convenv.training import train_policy
 from convenv.training.rollout import run_episodes
 from convenv.training.warm_start import clone, demonstrations, heuristic
@@ -23,18 +25,20 @@ N_CODES, TURNS = 11, 8
 def claim_observation(topics: dict[int, int], support: dict[int, float], counts=None):
     """An authentication observation: slot → its topic code, slot → its support."""
     n, slots = N_CODES, CLAIM_SLOTS
+    view = ClaimObservation(ActionSet(), HashingEncoder(), TURNS)
     topic = np.zeros((slots, n), np.float32)
     mask = np.zeros(slots, np.float32)
     supports = np.zeros(slots, np.float32)
     for slot, code in topics.items():
         topic[slot, code], mask[slot], supports[slot] = 1.0, 1.0, support.get(slot, 0.5)
     counts = np.zeros(n, np.float32) if counts is None else np.asarray(counts, np.float32)
-    rest = [np.zeros(slots + 1, np.float32), np.minimum(counts, 1), counts / TURNS, [0.0]]
-    return np.concatenate([topic.ravel(), mask, supports, *rest]).astype(np.float32)
+    features = np.concatenate([topic.ravel(), mask])[None]
+    zeros = np.zeros((1, slots), np.float32)
+    return view.observe(features, supports[None], zeros, np.zeros(1), counts[None], [0])[0]
 
 
 def test_adaptive_claim_asks_about_the_least_supported_claimed_fact():
-    policy = AdaptiveClaimPolicy(N_CODES, TURNS, repeat_cost=0.3)
+    policy = AdaptiveClaimPolicy(N_CODES, TURNS, repeat_cost=0.1)
     confirmed = claim_observation({0: 3, 1: 7}, {0: 1.0, 1: 0.5})
     doubted = claim_observation({0: 3, 1: 7}, {0: 0.2, 1: 0.9})
     assert policy.act(np.stack([confirmed, doubted])).tolist() == [7, 3]

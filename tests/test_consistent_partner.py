@@ -130,6 +130,9 @@ def test_personas_differ_in_how_much_they_volunteer(default_components, judge):
     personas = load_personas("train")[:50]
     per_persona = [partner.volunteer_rate(p) for p in personas]
     assert len(set(per_persona)) == 50 and partner.volunteer_rate(personas[0]) == per_persona[0]
+    # Another dialog, another speaker: talkativeness belongs to the dialog.
+    per_dialog = {partner.volunteer_rate(personas[0], dialog) for dialog in range(20)}
+    assert len(per_dialog) == 20
     # A reserved persona volunteers less often than a talkative one, turn after turn.
     quiet, talkative = personas[int(np.argmin(per_persona))], personas[int(np.argmax(per_persona))]
     added = {}
