@@ -49,7 +49,14 @@ from convenv.training.turn_objective import support_at
 
 DEFAULT_POLICIES = {
     "identification": ["random", "round-robin", "best-fixed", "oracle"],
-    "authentication": ["random", "round-robin", "best-fixed", "claim", "lookahead"],
+    "authentication": [
+        "random",
+        "round-robin",
+        "best-fixed",
+        "claim",
+        "claim-adaptive",
+        "lookahead",
+    ],
 }
 REFERENCE = "best-fixed"
 # Headline metric per task: the one the per-turn curves show.

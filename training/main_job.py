@@ -2,9 +2,10 @@
 best fixed sequence of codes (searched on train personas) on held-out test personas.
 
 Identification: PPO vs random, round robin, best fixed and the topic oracle.
-Authentication: PPO (trained on mixed impostors) vs random, round robin, best fixed,
-the claim-driven heuristic and the lookahead bound, for both impostor kinds, plus
-PPO with the dialog part of its observation held at its per-turn mean.
+Authentication: PPO (trained on mixed impostors, warm-started from the adaptive claim
+heuristic) vs random, round robin, best fixed, the two claim-driven heuristics and
+the lookahead bound, for both impostor kinds, plus PPO with the dialog part of its
+observation held at its per-turn mean.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from convenv.training.bench import (
     write_outputs,
 )
 from convenv.training.train_policy import TrainConfig, train
+from convenv.training.warm_start import HEURISTICS
 
 # Measured: the authentication reward's mean final support is about 0.6 (genuine
 # 0.67, impostors 0.5–0.6); centring the reward there keeps its spread small.
@@ -36,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--timesteps", type=int, default=250_000, help="identification PPO")
-    parser.add_argument("--auth-timesteps", type=int, default=1_000_000, help="authentication PPO")
+    parser.add_argument("--auth-timesteps", type=int, default=300_000, help="authentication PPO")
+    parser.add_argument(
+        "--auth-warm-start",
+        choices=(*HEURISTICS, "none"),
+        default="claim-adaptive",
+        help="heuristic cloned before authentication PPO (from scratch PPO collapses)",
+    )
     parser.add_argument("--n-envs", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=8, help="bench episodes per test persona")
     parser.add_argument("--seed", type=int, default=0)
@@ -63,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             task=task,
             impostor="mixed",
             threshold=AUTH_THRESHOLD,  # used by authentication only
+            warm_start=None
+            if task == "identification" or args.auth_warm_start == "none"
+            else args.auth_warm_start,
             threads=args.threads,
             overwrite=True,  # the main job owns its --out and redoes all of it
         )
