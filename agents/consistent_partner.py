@@ -7,7 +7,7 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
    contradicts the persona ("i have a cat" for a persona with a black lab);
 2. when the question is about one of its facts and the chosen response does not
    state it, states that fact instead, with probability ``rates.answer``;
-3. with its persona's volunteer rate adds one of its facts it has not said yet
+3. at its speaker's volunteer rate adds one of its facts it has not said yet
    ("... i love hiking. what about you?" as people do). People differ: some talk
    about themselves on most turns, some hardly ever, so each dialog's speaker draws
    its own rate (mean ``rates.volunteer``, spread ``rates.concentration``).
@@ -25,8 +25,8 @@ theirs) while touching fewer facts (its recall@5 below).
 
 Both probabilities and the strengths are calibrated on Persona-Chat *train* dialogs
 (:func:`calibrate_rates`): they top up what the retrieval ranking already reveals to
-what the people in those dialogs revealed. Draws are seeded by the context's seed
-and turn, so an episode is the same in a single or a vector env.
+what the people in those dialogs revealed. Draws are seeded by the context's seeds,
+turn and persona, so an episode is the same in a single or a vector env.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ ABOUT_SIMILARITY = 0.45
 # closer than the ceiling it is the fact itself (the hard negatives' paraphrase bound).
 PARAPHRASE_FLOOR = 0.4
 PARAPHRASE_CEILING = 0.9
-# How many of a fact's nearest pool sentences are searched for one near the target.
+# How many pool sentences nearest a fact's target strength the judge is asked about.
 STATEMENT_SHORTLIST = 64
 # How strongly people state a fact they touch at all: deciles (0, 10, ..., 100%) of
 # the best cosine between a fact and their answers (8 per speaker) over the facts
@@ -83,11 +83,11 @@ class RevealRates:
         if self.concentration is not None and not self.concentration > 0:
             raise InvalidArgumentError(
                 f"concentration={self.concentration}; pass a positive number, or None for "
-                "the same volunteer rate for every persona."
+                "the same volunteer rate for everybody."
             )
 
     def volunteer_rate(self, share: float) -> float:
-        """The volunteer rate of the persona at quantile ``share`` of the spread."""
+        """The volunteer rate of the speaker at quantile ``share`` of the spread."""
         if self.concentration is None or self.volunteer in (0.0, 1.0):
             return self.volunteer
         from scipy.stats import beta
