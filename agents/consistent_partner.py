@@ -110,18 +110,22 @@ class RevealRates:
 CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.611, concentration=0.5)
 
 
+def _hashed_uniforms(key: str, count: int) -> list[float]:
+    """``count`` reproducible uniforms in [0, 1) from ``key`` (64 bits of a hash each)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8 * count).digest()
+    return [int.from_bytes(digest[8 * i : 8 * i + 8], "big") / 2.0**64 for i in range(count)]
+
+
 def _persona_uniform(purpose: str, persona: Sequence[str]) -> float:
     """A reproducible uniform for ``persona`` (the same in every dialog it has)."""
-    key = f"{purpose}|{'|'.join(persona)}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2.0**64
+    return _hashed_uniforms(f"{purpose}|{'|'.join(persona)}", 1)[0]
 
 
 def _uniforms(context: DialogContext) -> tuple[float, float]:
     """Two reproducible uniforms for this context's turn (seed, turn and persona)."""
-    key = f"{context.seed}|{len(context.history)}|{'|'.join(context.persona)}".encode()
-    digest = hashlib.blake2b(key, digest_size=16).digest()
-    a, b = int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big")
-    return a / 2.0**64, b / 2.0**64
+    key = f"{context.seed}|{len(context.history)}|{'|'.join(context.persona)}"
+    u_answer, u_volunteer = _hashed_uniforms(key, 2)
+    return u_answer, u_volunteer
 
 
 class ConsistentPartner:

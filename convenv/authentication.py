@@ -126,6 +126,35 @@ class ImpostorDesign:
         return tuple(partner)
 
 
+# The parts of the authentication observation, in order, and their widths for
+# ``n`` action codes (see ClaimObservation).
+CLAIM_PARTS = (
+    ("topics", lambda n: CLAIM_SLOTS * n),
+    ("mask", lambda n: CLAIM_SLOTS),
+    ("supports", lambda n: CLAIM_SLOTS),
+    ("raw", lambda n: CLAIM_SLOTS),
+    ("overall", lambda n: 1),
+    ("open_claim", lambda n: n),
+    ("asked", lambda n: n),
+    ("use", lambda n: n),
+    ("turn", lambda n: 1),
+)
+
+
+def claim_layout(n_codes: int) -> dict[str, slice]:
+    """Where each part of the authentication observation sits, for ``n_codes`` codes
+    (``"width"``: the whole vector, ``"claim"``/``"dialog"``: the per-episode part and
+    the part that comes from what the partner said)."""
+    layout, start = {}, 0
+    for name, width in CLAIM_PARTS:
+        layout[name] = slice(start, start + width(n_codes))
+        start += width(n_codes)
+    layout["width"] = slice(0, start)
+    layout["claim"] = slice(0, layout["mask"].stop)
+    layout["dialog"] = slice(layout["supports"].start, layout["open_claim"].stop)
+    return layout
+
+
 class ClaimObservation:
     """The authentication observation: the claim and the evidence for it so far.
 
@@ -145,17 +174,13 @@ class ClaimObservation:
         self.max_turns = max_turns
         self.encoder = encoder
         self.code_vectors = encoder.encode([a.description for a in actions])
-        slots, n = CLAIM_SLOTS, self.n_codes
-        self.claim_width = slots * n + slots  # topics ⊕ slot mask: fixed per episode
-        # supports ⊕ raw scores ⊕ overall support ⊕ open claim per code
-        self.dialog_width = 2 * slots + 1 + n
-        self.space = spaces.Box(
-            -1.0, 1.0, shape=(self.claim_width + self.dialog_width + 2 * n + 1,), dtype=np.float32
-        )
+        self.layout = claim_layout(self.n_codes)
+        width = self.layout["width"].stop
+        self.space = spaces.Box(-1.0, 1.0, shape=(width,), dtype=np.float32)
 
     def dialog_slice(self) -> slice:
         """Where the dialog part (what the partner's answers showed) sits in the vector."""
-        return slice(self.claim_width, self.claim_width + self.dialog_width)
+        return self.layout["dialog"]
 
     def claim_features(self, claim: Persona) -> np.ndarray:
         """The per-episode part: each shown fact's topic distribution and the slot mask."""
@@ -181,9 +206,8 @@ class ClaimObservation:
         """``(N, dim)`` observations; ``supports`` and ``raw`` are ``(N, CLAIM_SLOTS)``
         in claim order (0 on empty slots), ``counts`` ``(N, n_codes)`` code uses."""
         turns = np.asarray(turns, np.float64)
-        slots, n = CLAIM_SLOTS, self.n_codes
-        topics = claim_features[:, : slots * n].reshape(-1, slots, n)
-        mask = claim_features[:, slots * n :]
+        topics = claim_features[:, self.layout["topics"]].reshape(-1, CLAIM_SLOTS, self.n_codes)
+        mask = claim_features[:, self.layout["mask"]]
         shown = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
         open_claim = np.einsum("bs,bsc->bc", mask * (1.0 - supports), topics) / shown
         obs = np.concatenate(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convenv.authentication import CLAIM_SLOTS
+from convenv.authentication import claim_layout
 from convenv.errors import InvalidArgumentError
 from convenv.policies.base import ActionPolicy
 
@@ -22,8 +22,8 @@ class AdaptiveClaimPolicy(ActionPolicy):
     asked: a fact the partner has already confirmed needs no more questions, and one
     it has not yet stated (an impostor's changed fact, or a genuine partner who talked
     about something else) is asked about again, while the repeat cost moves on to the
-    other facts. Before any answer every support is
-    0.5, so the first question is about the claim's most typical topic.
+    other facts. Before any answer every support is 0.5, so the first question is about
+    the claim's most typical topic.
 
     Args:
         n_codes: Number of action codes.
@@ -41,16 +41,16 @@ class AdaptiveClaimPolicy(ActionPolicy):
         if not repeat_cost >= 0:
             raise InvalidArgumentError(f"repeat_cost={repeat_cost!r}; pass a number ≥ 0.")
         self.n_codes, self.max_turns, self.repeat_cost = n_codes, max_turns, repeat_cost
+        self.layout = claim_layout(n_codes)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        n, slots = self.n_codes, CLAIM_SLOTS
-        width = slots * n + 3 * slots + 1 + 3 * n + 1  # ClaimObservation's layout
+        width = self.layout["width"].stop
         if observations.ndim != 2 or observations.shape[1] != width:
             raise InvalidArgumentError(
                 f"observations of shape {observations.shape}; {self.name} reads the "
-                f"authentication observation ({width} wide for {n} codes): use it with "
-                "task='authentication'."
+                f"authentication observation ({width} wide for {self.n_codes} codes): use "
+                "it with task='authentication'."
             )
-        open_claim = observations[:, -(3 * n + 1) : -(2 * n + 1)]  # see ClaimObservation
-        counts = np.rint(observations[:, -(n + 1) : -1] * self.max_turns)
+        open_claim = observations[:, self.layout["open_claim"]]
+        counts = np.rint(observations[:, self.layout["use"]] * self.max_turns)
         return (open_claim - self.repeat_cost * counts).argmax(axis=1).astype(np.int64)

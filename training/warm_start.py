@@ -16,8 +16,6 @@ from tqdm.auto import tqdm
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.policies.base import ActionPolicy
-from convenv.policies.claim import AdaptiveClaimPolicy
-from convenv.policies.oracle import TopicOraclePolicy
 from convenv.training.rollout import run_episodes
 
 HEURISTICS = ("claim", "claim-adaptive")
@@ -50,13 +48,11 @@ def heuristic(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
             f"warm_start={name!r} reads the claim, which identification hides (there it "
             "would be the partner's persona); use it with task='authentication'."
         )
-    if name == "claim":
-        policy = TopicOraclePolicy(env.actions, env.engine.identifier.encoder)
-        policy.name = "claim"
-        return policy
-    if name == "claim-adaptive":
-        return AdaptiveClaimPolicy(len(env.actions), env.engine.max_turns)
-    raise InvalidArgumentError(f"warm_start={name!r}; pass one of {HEURISTICS}.")
+    if name not in HEURISTICS:
+        raise InvalidArgumentError(f"warm_start={name!r}; pass one of {HEURISTICS}.")
+    from convenv.training.policy_specs import make_policies
+
+    return make_policies([name], env)[0]
 
 
 def demonstrations(
