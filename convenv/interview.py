@@ -49,6 +49,10 @@ class InterviewEpisode:
     genuine: bool | None = None
     claim_features: np.ndarray | None = None  # authentication: the claim's observation part
     claim_positions: np.ndarray | None = None  # authentication: claimed facts' candidate rows
+    # What stays the same for the partner all dialog long (its talkativeness): the first
+    # partner seed. Its own field so that a lookahead can redraw a turn's seeds without
+    # changing who the partner is.
+    dialog_seed: int | None = None
 
     @property
     def turn(self) -> int:
@@ -242,8 +246,9 @@ class InterviewEngine:
         )
         totals = np.zeros(self.dim + len(self.actions), np.float32)
         episode = InterviewEpisode(
-            persona, candidates, truth, seeds, identification, totals, claim=claim, genuine=genuine
-        )
+            persona, candidates, truth, seeds, identification, totals, claim=claim,
+            genuine=genuine, dialog_seed=seeds[0][1],
+        )  # fmt: skip
         if self.claim_observation is not None:
             episode.claim_features = self.claim_observation.claim_features(claim)
             episode.claim_positions = claim_positions(claim, candidates)
@@ -336,7 +341,7 @@ class InterviewEngine:
         )
         answers = self.partner.respond(
             [
-                DialogContext((*h, q), e.persona, seed=e.seeds[t][1], dialog_seed=e.seeds[0][1])
+                DialogContext((*h, q), e.persona, seed=e.seeds[t][1], dialog_seed=e.dialog_seed)
                 for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
             ]
         )

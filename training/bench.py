@@ -95,7 +95,9 @@ def play(
 ) -> list[EpisodeRecord]:
     """Every seed's episode under ``policy``, in seed order."""
     if isinstance(policy, LookaheadBound):
-        records = lookahead_episodes(env, seeds, options, max(batch_size, 64), progress)
+        records = lookahead_episodes(
+            env, seeds, options, max(batch_size, 64), progress, policy.draws
+        )
     else:
         records = run_episodes(env, policy, seeds, options, batch_size, progress)
     order = {s: i for i, s in enumerate(seeds)}
@@ -451,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=None,
         help="random, round-robin, oracle, claim, fixed:K, fixed:all, best-fixed[:PATH], "
-        "lookahead, saved SB3 model paths, ablate:MODEL (default: the task's baselines)",
+        "lookahead, lookahead-expected, saved SB3 model paths, ablate:MODEL "
+        "(default: the task's baselines)",
     )
     parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N personas")

@@ -6,7 +6,9 @@ fair in authentication, where the claim is public), ``claim-adaptive`` (authenti
 asks about the claimed facts the answers so far support least), ``fixed:3`` (one code),
 ``fixed:all`` (each code alone), ``fixed:0,4,6`` (a sequence), ``best-fixed`` (the
 best fixed sequence searched on train personas; ``best-fixed:PATH`` reloads a saved
-one), ``lookahead`` (the one-step lookahead bound, cheating on purpose), a saved SB3
+one), ``lookahead`` (the one-step lookahead bound, cheating on purpose: it peeks at every
+code's answer), ``lookahead-expected`` (the same knowing the partner's truth but not
+its dice: each code averaged over redrawn seeds), a saved SB3
 model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/``a2c:`` in front), the
 run directory of ``convenv train --backend rllib`` (optionally ``rllib:`` in front) and
 ``ablate:MODEL`` (that model with the dialog part of its observation held at its
@@ -32,13 +34,17 @@ from convenv.policies import (
 from convenv.policies.claim import AdaptiveClaimPolicy
 from convenv.policies.rllib import RLlibPolicy, is_rllib_run
 from convenv.policies.sb3 import ALGORITHMS, training_settings
+from convenv.training.lookahead import EXPECTED_DRAWS, EXPECTED_NAME
+from convenv.training.lookahead import NAME as LOOKAHEAD_NAME
 
 
 @dataclass(frozen=True)
 class LookaheadBound:
-    """Stands for the lookahead bound in a policy list (it plays by replaying episodes)."""
+    """Stands for a lookahead bound in a policy list (it plays by forking episodes;
+    ``draws`` 0: it peeks at the real answers, else it averages over redrawn dice)."""
 
-    name: str = "lookahead (cheats)"
+    name: str = LOOKAHEAD_NAME
+    draws: int = 0
 
 
 def learned_policy(spec: str, env: PersonaInterviewEnv) -> ActionPolicy:
@@ -56,7 +62,8 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
     if not Path(path).exists():
         raise InvalidArgumentError(
             f"policy {spec!r} is neither a known name (random, round-robin, oracle, claim, "
-            "fixed:K, fixed:all, best-fixed, lookahead) nor an existing SB3 model file."
+            "fixed:K, fixed:all, best-fixed, lookahead, lookahead-expected) nor an existing "
+            "SB3 model file."
         )
     policy = SB3Policy(path, algorithm or None, observation_space=env.observation_space,
                        action_space=env.action_space)  # fmt: skip
@@ -66,8 +73,8 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
 
 
 NAMED = (
-    "random", "round-robin", "oracle", "claim", "claim-adaptive", "lookahead", "fixed:all",
-    "best-fixed",
+    "random", "round-robin", "oracle", "claim", "claim-adaptive", "lookahead",
+    "lookahead-expected", "fixed:all", "best-fixed",
 )  # fmt: skip
 
 
@@ -115,6 +122,8 @@ def make_policies(
             out.append(AdaptiveClaimPolicy(n, env.engine.max_turns))
         elif spec == "lookahead":
             out.append(LookaheadBound())
+        elif spec == "lookahead-expected":
+            out.append(LookaheadBound(EXPECTED_NAME, EXPECTED_DRAWS))
         elif spec == "best-fixed" or spec.startswith("best-fixed:"):
             if best_fixed is None:
                 raise InvalidArgumentError(

@@ -1,0 +1,108 @@
+"""The lookahead bounds: exact replays, and the expected bound does not see the dice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from convenv.agents.base import DialogContext
+from convenv.env import PersonaInterviewEnv
+from convenv.errors import InvalidArgumentError
+from convenv.identifier import PersonaIdentifier
+from convenv.testing import GoalInterviewer, HashingEncoder
+from convenv.training.lookahead import _fork, lookahead_episodes
+
+PERSONAS = [
+    ("i have a dog.", "i work as a nurse.", "i love pizza.", "i play guitar.", "i am married."),
+    ("i have a cat.", "i am a teacher.", "i like sushi.", "i listen to jazz.", "i am single."),
+    ("i have two kids.", "i drive a truck.", "i love tacos.", "i watch horror movies."),
+    ("i travel a lot.", "i am retired.", "i grow tomatoes.", "i vote green."),
+]
+
+
+class DicePartner:
+    """Answers with the fact that the turn's seed and the question pick together, so
+    which code gets a telling answer is down to the turn's dice."""
+
+    def __init__(self) -> None:
+        self.contexts: list[DialogContext] = []
+
+    def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
+        self.contexts += contexts
+        return [
+            c.persona[(c.seed + len(c.history[-1])) % len(c.persona)]
+            if (c.seed // 7) % 2
+            else "hard to say."
+            for c in contexts
+        ]
+
+
+def dice_env(partner: DicePartner | None = None) -> PersonaInterviewEnv:
+    return PersonaInterviewEnv(
+        partner=partner or DicePartner(),
+        interviewer=GoalInterviewer(),
+        identifier=PersonaIdentifier(HashingEncoder()),
+        personas=PERSONAS,
+        max_turns=3,
+        task="authentication",
+    )
+
+
+@pytest.mark.parametrize("draws", [0, 3])
+def test_lookahead_episodes_replay_from_their_seed(draws):
+    env = dice_env()
+    records = list(lookahead_episodes(env, range(12), progress=False, draws=draws))
+    for record in records:
+        env.reset(seed=record.seed)
+        rewards = [env.step(a)[1] for a in record.actions]
+        assert rewards == pytest.approx(record.rewards)
+
+
+def test_fork_redraws_the_turn_not_the_partner():
+    partner = DicePartner()
+    env = dice_env(partner)
+    env.reset(seed=5)
+    live = env.episode
+    seeds_before = [list(s) for s in live.seeds]
+    fork = _fork(live, 5, 0, 1)
+    assert fork.seeds[0] != live.seeds[0] and fork.seeds[1:] == live.seeds[1:]
+    assert _fork(live, 5, 0, 1).seeds == fork.seeds != _fork(live, 5, 0, 2).seeds
+    env.engine.step([fork], [2])
+    # The fork's partner rolled other dice but is the same speaker (dialog seed) ...
+    (heard,) = partner.contexts
+    assert heard.seed == fork.seeds[0][1] != live.seeds[0][1]
+    assert heard.dialog_seed == live.dialog_seed == seeds_before[0][1]
+    # ... and the live episode did not move.
+    assert live.seeds == seeds_before and live.turn == 0 and fork.turn == 1
+
+
+def test_expected_bound_cannot_pick_the_lucky_code():
+    env = dice_env()
+    seeds = range(40)
+    peek = list(lookahead_episodes(env, seeds, progress=False))
+    expected = list(lookahead_episodes(env, seeds, progress=False, draws=4))
+    assert sum(a.actions != b.actions for a, b in zip(peek, expected, strict=True)) > 10
+    # Peeking at the dice pays; knowing only who the partner is pays less.
+    assert np.mean([sum(r.rewards) for r in peek]) > np.mean([sum(r.rewards) for r in expected])
+    assert {r.policy for r in expected} == {"expected lookahead (knows the truth)"}
+
+
+def test_draws_must_be_a_count():
+    with pytest.raises(InvalidArgumentError, match="draws"):
+        next(lookahead_episodes(dice_env(), [0], progress=False, draws=-1))
+
+
+def test_bench_plays_the_expected_bound_by_name():
+    from convenv.training.bench import play
+    from convenv.training.lookahead import EXPECTED_DRAWS
+    from convenv.training.policy_specs import make_policies
+
+    env = dice_env()
+    (bound,) = make_policies(["lookahead-expected"], env)
+    assert bound.draws == EXPECTED_DRAWS
+    records = play(env, bound, [3, 1, 2], None, 16, False)
+    assert [r.seed for r in records] == [3, 1, 2]
+    direct = list(lookahead_episodes(env, [3, 1, 2], progress=False, draws=EXPECTED_DRAWS))
+    assert [r.actions for r in records] == [r.actions for r in direct]
