@@ -57,6 +57,13 @@ STATEMENT_SHORTLIST = 64
 # with one at or above PARAPHRASE_FLOOR; from calibrate_rates on train dialogs
 # 2000-2499 (see CALIBRATED_RATES).
 PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795, 0.857, 1.0)
+# Some people state everything loosely, some everything nearly word for word: of the
+# variance of those strengths, this share is between speakers (intraclass
+# correlation, ICC, over the touched facts of 913 speakers of train dialogs 2000-2499:
+# 0.128; independent draws per fact give the partner 0.017). Its speakers draw a
+# looseness that correlates their facts' target strengths by this much (see
+# calibrate_rates).
+PEOPLE_STRENGTH_CORRELATION = 0.0
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
 
@@ -139,6 +146,9 @@ class ConsistentPartner:
             (``None``: always the fact's own words).
         strengths: Quantiles of the cosine people state a fact with; each fact of a
             persona draws its target from them (``None``: the nearest sentence).
+        strength_correlation: How much one speaker's facts share their strength (a
+            Gaussian copula: each speaker draws a looseness, each fact its own part;
+            0 draws every fact on its own). The marginal strengths stay ``strengths``.
         stranger_floor: Pass over responses with a sentence this close to another
             persona's fact and to none of its own (``None``: keep them).
     """
@@ -151,7 +161,14 @@ class ConsistentPartner:
         paraphrase_floor: float | None = PARAPHRASE_FLOOR,
         stranger_floor: float | None = STRANGER_FLOOR,
         strengths: Sequence[float] | None = PEOPLE_STRENGTHS,
+        strength_correlation: float = PEOPLE_STRENGTH_CORRELATION,
     ) -> None:
+        if not 0.0 <= strength_correlation < 1.0:
+            raise InvalidArgumentError(
+                f"strength_correlation={strength_correlation!r}; pass a share in [0, 1) "
+                "(0: each fact's strength drawn on its own)."
+            )
+        self.strength_correlation = float(strength_correlation)
         if strengths is not None and (len(strengths) < 2 or list(strengths) != sorted(strengths)):
             raise InvalidArgumentError(
                 f"strengths={strengths!r}; pass increasing quantiles (at least 2) of the "
@@ -162,7 +179,7 @@ class ConsistentPartner:
         self.encoder = base.encoder
         self.paraphrase_floor = paraphrase_floor
         self._sentences: tuple[list[str], np.ndarray] | None = None
-        self._statements: dict[tuple[tuple[str, ...], int], str] = {}
+        self._statements: dict[tuple[tuple[str, ...], int, float], str] = {}
         self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
@@ -205,9 +222,15 @@ class ConsistentPartner:
             )
         return self._sentences
 
-    def statement(self, persona: tuple[str, ...], index: int) -> str:
-        """How this partner says fact ``index`` of its persona (see the class docstring)."""
-        key = (persona, index)
+    def statement(
+        self, persona: tuple[str, ...], index: int, dialog_seed: int | None = None
+    ) -> str:
+        """How this partner says fact ``index`` of its persona, in the dialog of
+        ``dialog_seed`` (see the class docstring)."""
+        target = (
+            1.0 if self.strengths is None else self.target_strength(persona, index, dialog_seed)
+        )
+        key = (persona, index, target)
         found = self._statements.get(key)
         if found is None:
             found = persona[index]
@@ -215,12 +238,10 @@ class ConsistentPartner:
                 sentences, matrix = self.pool_sentences()
                 fact = self.judge.profile(persona).facts[index]
                 similarity = matrix @ fact
-                if self.strengths is None:
-                    distance = -similarity  # the nearest sentences first
-                else:
-                    # Those nearest this fact's target strength first, over the whole
-                    # pool: a loose target is far down the list of nearest sentences.
-                    distance = np.abs(similarity - self.target_strength(persona, index))
+                # Those nearest this fact's target strength first, over the whole pool:
+                # a loose target is far down the list of nearest sentences (target 1:
+                # the nearest sentences first).
+                distance = np.abs(similarity - target)
                 reach = min(STATEMENT_SHORTLIST, len(similarity) - 1)
                 shortlist = np.argpartition(distance, reach)[:reach]  # not a full sort
                 shortlist = shortlist[np.lexsort((-similarity[shortlist], distance[shortlist]))]
@@ -235,10 +256,22 @@ class ConsistentPartner:
                 self._statements.pop(next(iter(self._statements)))
         return found
 
-    def target_strength(self, persona: tuple[str, ...], index: int) -> float:
-        """The cosine this persona states fact ``index`` with: a reproducible draw from
-        the people's quantiles (the same persona always says a fact the same way)."""
+    def target_strength(
+        self, persona: tuple[str, ...], index: int, dialog_seed: int | None = None
+    ) -> float:
+        """The cosine this persona states fact ``index`` with in the dialog of
+        ``dialog_seed``: a reproducible draw from the people's quantiles. The fact's
+        own part is the same in every dialog; with ``strength_correlation`` the
+        speaker's looseness (its own per dialog, like its talkativeness) moves all of
+        its facts together."""
         share = _persona_uniform(f"strength|{index}", persona)
+        if self.strength_correlation > 0:
+            from scipy.stats import norm
+
+            looseness = _persona_uniform(f"looseness|{dialog_seed}", persona)
+            c = self.strength_correlation
+            z = np.sqrt(c) * norm.ppf(looseness) + np.sqrt(1 - c) * norm.ppf(share)
+            share = float(norm.cdf(z))
         grid = np.linspace(0.0, 1.0, len(self.strengths))
         return float(np.interp(share, grid, self.strengths))
 
@@ -285,7 +318,8 @@ class ConsistentPartner:
             and not stated[about]
             and u_answer < self.rates.answer
         ):
-            answer, stated = self.statement(persona, about), np.arange(len(persona)) == about
+            answer = self.statement(persona, about, context.dialog_seed)
+            stated = np.arange(len(persona)) == about
         rate = self.volunteer_rate(persona, context.dialog_seed)
         if u_volunteer < rate:
             already = self._stated(persona, context.history[-2::-2]) | stated
@@ -293,7 +327,8 @@ class ConsistentPartner:
             if len(unsaid):
                 # The draw that decided to volunteer also picks which fact, uniformly.
                 share = u_volunteer / rate
-                fact = self.statement(persona, int(unsaid[int(share * len(unsaid))]))
+                which = int(unsaid[int(share * len(unsaid))])
+                fact = self.statement(persona, which, context.dialog_seed)
                 # End the answer's last sentence first, or the two would be judged as one.
                 ended = answer if answer.rstrip().endswith((".", "!", "?")) else answer + "."
                 longer = f"{ended} {fact}"
@@ -383,6 +418,29 @@ def statement_strengths(
     return tuple(round(float(v), 3) for v in values)
 
 
+def strength_icc(encoder, cases: Sequence, who: str = "human", floor: float = PARAPHRASE_FLOOR):
+    """How much of the variance of statement strengths is between speakers: the
+    intraclass correlation (one-way ANOVA, ICC(1)) of the best cosine per touched fact
+    (at least ``floor``), over speakers of replay ``cases`` who touched two facts or
+    more; ``who`` is ``"human"`` or ``"partner"``."""
+    from convenv.identifier import split_sentences
+
+    groups = []
+    for case in cases:
+        sentences = [t for a in getattr(case, who) for t in split_sentences(a)] or [""]
+        best = (encoder.encode(list(case.persona)) @ encoder.encode(sentences).T).max(1)
+        if (best >= floor).sum() >= 2:
+            groups.append(best[best >= floor])
+    if len(groups) < 2:
+        raise InvalidArgumentError("fewer than 2 speakers touched 2 facts; pass more dialogs.")
+    values = np.concatenate(groups)
+    sizes = np.array([len(g) for g in groups], np.float64)
+    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (len(groups) - 1)
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (len(values) - len(groups))
+    size = (sizes.sum() - (sizes**2).sum() / sizes.sum()) / (len(groups) - 1)
+    return float((between - within) / (between + (size - 1) * within))
+
+
 def calibrate_rates(
     base,
     judge,
@@ -390,12 +448,15 @@ def calibrate_rates(
     max_answers: int = 8,
     steps: int = 8,
     concentrations: Sequence[float | None] = (None,),
+    correlations: Sequence[float] = (0.0,),
     progress: bool = True,
 ) -> tuple[RevealRates, dict]:
     """Rates that make the partner reveal its persona as the people in ``dialogs`` did
     (train dialogs the pool was not built from), replaying them in the people's place.
 
-    The strengths people state facts with come first (:func:`statement_strengths`).
+    The strengths people state facts with come first (:func:`statement_strengths`),
+    then of ``correlations`` the ``strength_correlation`` whose speaker ICC
+    (:func:`strength_icc`) is nearest the people's, with the current rates.
     ``answer`` tops up how often ``base`` states the asked-about fact to the people's
     rate per turn: ``(people − base) / (1 − base)``. For each of ``concentrations``
     (how much speakers differ), ``volunteer`` is found by bisection so that the share
@@ -419,12 +480,27 @@ def calibrate_rates(
         np.clip((people.answer - retrieval.answer) / max(1.0 - retrieval.answer, 1e-9), 0, 1)
     )
 
+    def partner_with(rates: RevealRates, correlation: float) -> ConsistentPartner:
+        return ConsistentPartner(
+            base, judge, rates, strengths=strengths, strength_correlation=correlation
+        )
+
+    people_icc = strength_icc(encoder, cases)
+    iccs = [
+        strength_icc(
+            encoder,
+            replay(partner_with(CALIBRATED_RATES, c), dialogs, max_answers, progress=False),
+            "partner",
+        )
+        for c in correlations
+    ]
+    correlation = correlations[int(np.argmin([abs(i - people_icc) for i in iccs]))]
+
     def shares(who: str, rates: RevealRates | None = None) -> np.ndarray:
         if rates is None:
             played = cases
         else:
-            partner = ConsistentPartner(base, judge, rates, strengths=strengths)
-            played = replay(partner, dialogs, max_answers, progress=False)
+            played = replay(partner_with(rates, correlation), dialogs, max_answers, progress=False)
         return np.array([reveal_share(encoder, c.persona, getattr(c, who)) for c in played])
 
     wanted = shares("human")
@@ -455,6 +531,9 @@ def calibrate_rates(
         ],
         "speakers": len(cases),
         "strengths": strengths,
+        "people_strength_icc": people_icc,
+        "strength_correlations": dict(zip(map(str, correlations), iccs, strict=True)),
+        "strength_correlation": correlation,
     }
     return rates, figures
 
@@ -468,7 +547,7 @@ if __name__ == "__main__":
     judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
     found, measured = calibrate_rates(
         components.partner, judge, load_dialogs("train")[2000:2500],
-        concentrations=(0.5, 1.0, 2.0, None),
+        concentrations=(0.5, 1.0, 2.0, None), correlations=(0.0, 0.15, 0.3, 0.45),
     )  # fmt: skip
     print(measured)
     print(found)

@@ -15,6 +15,7 @@ from convenv.agents.consistent_partner import (
     RevealRates,
     calibrate_rates,
     statement_strengths,
+    strength_icc,
 )
 from convenv.errors import InvalidArgumentError
 from convenv.personachat import fact_pool, load_dialogs, load_personas
@@ -179,6 +180,49 @@ def test_statement_strengths_are_quantiles_of_touched_facts(default_components):
     touched = np.sort(best[best >= 0.4])
     assert strengths[0] == pytest.approx(touched[0], abs=1e-3)
     assert strengths[-1] == pytest.approx(touched[-1], abs=1e-3)
+
+
+def test_a_speakers_facts_share_their_looseness(default_components, judge):
+    personas = load_personas("train")[:30]
+    independent = ConsistentPartner(default_components.partner, judge, strength_correlation=0.0)
+    shared = ConsistentPartner(default_components.partner, judge, strength_correlation=0.6)
+    # Drawn on their own, a fact's strength is the persona's, whoever plays it.
+    assert len({independent.target_strength(personas[0], 1, d) for d in range(10)}) == 1
+    targets = np.array(
+        [[[shared.target_strength(p, i, d) for i in range(3)] for d in range(40)] for p in personas]
+    )  # (persona, dialog, fact)
+    # Shared: another dialog, another speaker, who states all its facts more or less loosely.
+    per_speaker = targets.mean(axis=2)
+    within = targets.std(axis=2).mean()
+    assert per_speaker.std(axis=1).mean() > 0.6 * within
+    fact_a, fact_b = targets[:, :, 0].ravel(), targets[:, :, 1].ravel()
+    assert np.corrcoef(fact_a, fact_b)[0, 1] > 0.3
+    # The strengths people use stay the marginal: same median, same range.
+    assert np.median(targets) == pytest.approx(PEOPLE_STRENGTHS[5], abs=0.05)
+    assert targets.min() >= PEOPLE_STRENGTHS[0] and targets.max() <= PEOPLE_STRENGTHS[-1]
+    with pytest.raises(InvalidArgumentError, match="strength_correlation"):
+        ConsistentPartner(default_components.partner, judge, strength_correlation=1.0)
+
+
+def test_strength_icc_tells_consistent_speakers_from_mixed_ones(default_components):
+    from convenv.fidelity import ReplayCase
+
+    encoder = default_components.encoder
+    persona = ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza.")
+    verbatim = list(persona)
+    loose = ["i like dogs.", "i work at a hospital.", "italian food is great."]
+    mixed = [verbatim[0], loose[1], verbatim[2]], [loose[0], verbatim[1], loose[2]]
+
+    def cases(answers):
+        return [ReplayCase(k, persona, ["?"] * 3, a, a) for k, a in enumerate(answers)]
+
+    # Half the speakers say everything word for word, half everything loosely ...
+    consistent = strength_icc(encoder, cases([verbatim, loose] * 10))
+    # ... or every speaker mixes both: the same strengths, none of it between speakers.
+    scattered = strength_icc(encoder, cases(list(mixed) * 10))
+    assert consistent > 0.5 and scattered < 0.1
+    with pytest.raises(InvalidArgumentError, match="speakers"):
+        strength_icc(encoder, cases([verbatim]))
 
 
 def test_fidelity_of_the_consistent_partner_on_20_dialogs(tmp_path, default_components, capsys):

@@ -106,3 +106,19 @@ def test_bench_plays_the_expected_bound_by_name():
     assert [r.seed for r in records] == [3, 1, 2]
     direct = list(lookahead_episodes(env, [3, 1, 2], progress=False, draws=EXPECTED_DRAWS))
     assert [r.actions for r in records] == [r.actions for r in direct]
+
+
+def test_per_claim_bound_asks_genuine_and_impostor_the_same():
+    env = dice_env()
+    seeds = list(range(32))
+    options = [{"persona_index": k % 4} for k in seeds]
+    records = list(lookahead_episodes(env, seeds, options, progress=False, draws=2, per_claim=True))
+    by_claim: dict[tuple, set] = {}
+    for record in records:
+        by_claim.setdefault(tuple(record.claim), set()).add(tuple(record.actions))
+    assert len(by_claim) == 4 and all(len(plays) == 1 for plays in by_claim.values())
+    assert {r.genuine for r in records} == {True, False}
+    # Free to treat each episode on its own, the bound asks some episodes otherwise.
+    alone = list(lookahead_episodes(env, seeds, options, progress=False, draws=2))
+    assert any(a.actions != b.actions for a, b in zip(records, alone, strict=True))
+    assert {r.policy for r in records} == {"lookahead per claim (knows the truth)"}

@@ -96,7 +96,7 @@ def play(
     """Every seed's episode under ``policy``, in seed order."""
     if isinstance(policy, LookaheadBound):
         records = lookahead_episodes(
-            env, seeds, options, max(batch_size, 64), progress, policy.draws
+            env, seeds, options, max(batch_size, 64), progress, policy.draws, policy.per_claim
         )
     else:
         records = run_episodes(env, policy, seeds, options, batch_size, progress)
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=None,
         help="random, round-robin, oracle, claim, fixed:K, fixed:all, best-fixed[:PATH], "
-        "lookahead, lookahead-expected, saved SB3 model paths, ablate:MODEL "
+        "lookahead, lookahead-expected, lookahead-per-claim, saved SB3 model paths, ablate:MODEL "
         "(default: the task's baselines)",
     )
     parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")

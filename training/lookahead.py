@@ -9,8 +9,13 @@ fork, and plays the code whose fork ends the turn with the best signed reward me
   which of the interviewer's questions comes up.
 - ``expected lookahead (knows the truth)`` forks with ``draws`` other seeds for the
   turn and averages: it knows who the partner is (persona, genuine or impostor, how
-  talkative it is in this dialog) but not how this turn's dice fall. It bounds what
-  choosing questions can do; the gap between the two is luck no policy can choose.
+  talkative it is in this dialog) but not how this turn's dice fall.
+- ``lookahead per claim (knows the truth)`` (``per_claim``) must play one code per
+  turn for all the episodes of a claimed persona, genuine and impostor alike: the
+  code best on average over them (and, with ``draws``, over redrawn dice). It still
+  picks using the truth and the very episodes it is scored on, so it is optimistic;
+  but like a real policy it cannot ask an impostor something else than a genuine
+  partner. A policy that reads only the claim cannot beat it in expectation.
 
 No real policy can do either; a learned policy is judged by how much of the gap from
 the best fixed sequence to a bound it closes.
@@ -32,6 +37,7 @@ from convenv.training.rollout import EpisodeRecord, episode_record
 
 NAME = "lookahead (cheats)"
 EXPECTED_NAME = "expected lookahead (knows the truth)"
+PER_CLAIM_NAME = "lookahead per claim (knows the truth)"
 # Redrawn seeds per code and turn for the expected bound: 4 gives the mean of the
 # signed support to about ±0.02, finer than the gaps between codes it decides.
 EXPECTED_DRAWS = 4
@@ -59,11 +65,13 @@ def lookahead_episodes(
     batch_size: int = 256,
     progress: bool = True,
     draws: int = 0,
+    per_claim: bool = False,
 ) -> Iterator[EpisodeRecord]:
     """One lookahead episode per seed (the episode ``env.reset(seed, options)`` starts).
 
     ``draws=0`` peeks at each code's real answer (``lookahead (cheats)``); ``draws=K``
     averages each code over ``K`` redrawn seeds for the turn (the expected bound).
+    ``per_claim`` plays one code per turn for all episodes with the same claim.
     """
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 0:
         raise InvalidArgumentError(f"draws={draws!r}; pass 0 (peek) or a positive count.")
@@ -72,13 +80,17 @@ def lookahead_episodes(
     n_codes, turns = len(engine.actions), engine.max_turns
     tries: list[int | None] = list(range(draws)) if draws else [None]
     trials = [(k, code, d) for k in range(len(seeds)) for code in range(n_codes) for d in tries]
-    bar = tqdm(total=turns * len(trials), desc=EXPECTED_NAME if draws else NAME,
-               disable=not progress)  # fmt: skip
+    name = PER_CLAIM_NAME if per_claim else EXPECTED_NAME if draws else NAME
+    bar = tqdm(total=turns * len(trials), desc=name, disable=not progress)
 
     live, rewards = [], [[] for _ in seeds]  # rewards: what the env paid each turn
     for k in range(len(seeds)):
         rng, _ = seeding.np_random(int(seeds[k]))
         live.append(engine.start(rng, env.personas, env.candidate_pool, options[k]))
+    # Episodes that must play the same code: those of one claim, or each on its own.
+    keys = [e.claim for e in live] if per_claim else list(range(len(live)))
+    index: dict = {}
+    groups = np.array([index.setdefault(key, len(index)) for key in keys])
     for turn in range(turns):
         values = np.zeros((len(seeds), n_codes))
         for first in range(0, len(trials), batch_size):
@@ -88,13 +100,14 @@ def lookahead_episodes(
             for (k, code, _), fork in zip(chunk, forks, strict=True):
                 values[k, code] += _value(engine, fork) / len(tries)
             bar.update(len(chunk))
-        plays = values.argmax(axis=1)  # ties: the lower code
+        pooled = np.zeros((groups.max() + 1, n_codes))
+        np.add.at(pooled, groups, values)
+        plays = pooled[groups].argmax(axis=1)  # ties: the lower code
         for first in range(0, len(live), batch_size):
             chunk = slice(first, first + batch_size)
             paid = engine.step(live[chunk], plays[chunk].tolist()).rewards
             for k, reward in zip(range(len(live))[chunk], paid.tolist(), strict=True):
                 rewards[k].append(reward)
     bar.close()
-    name = EXPECTED_NAME if draws else NAME
     for k, episode in enumerate(live):
         yield episode_record(engine, episode, seeds[k], name, rewards[k])
