@@ -58,12 +58,12 @@ STATEMENT_SHORTLIST = 64
 # 2000-2499 (see CALIBRATED_RATES).
 PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795, 0.857, 1.0)
 # Some people state everything loosely, some everything nearly word for word: of the
-# variance of those strengths, this share is between speakers (intraclass
-# correlation, ICC, over the touched facts of 913 speakers of train dialogs 2000-2499:
-# 0.128; independent draws per fact give the partner 0.017). Its speakers draw a
-# looseness that correlates their facts' target strengths by this much (see
-# calibrate_rates).
-PEOPLE_STRENGTH_CORRELATION = 0.0
+# variance of those strengths, 0.128 is between speakers (intraclass correlation, ICC,
+# over the touched facts of train dialogs 2000-2499). Drawing every fact on its own
+# gives the partner 0.017. Its speakers draw a looseness that correlates their facts'
+# target strengths by this much, which gives 0.140 (0.30 gives 0.100; from
+# calibrate_rates, like CALIBRATED_RATES).
+PEOPLE_STRENGTH_CORRELATION = 0.45
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
 
@@ -113,7 +113,8 @@ class RevealRates:
 # each speaker (a persona in one dialog) at its own rate (concentration 0.5, the
 # most spread tried: people's share of facts stated varies over speakers with s.d.
 # 0.283, the partner's 0.272; one rate for all gives 0.239), brings the share of its
-# facts a speaker states in 8 answers to the people's 0.619 (0.619).
+# facts a speaker states in 8 answers to the people's 0.619 (0.619; with the speakers'
+# looseness of PEOPLE_STRENGTH_CORRELATION, spread 0.279).
 CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.611, concentration=0.5)
 
 

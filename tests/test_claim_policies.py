@@ -87,6 +87,24 @@ def test_cloning_fits_the_network_to_the_heuristic(stub_env_kwargs):
     assert after > 0.8 and after > before + 0.3
 
 
+def test_privileged_teacher_demonstrates_one_script_per_claim(stub_env_kwargs):
+    from convenv.training.warm_start import CLAIM_EPISODES, TEACHER, teacher_episodes
+
+    env = auth_env(stub_env_kwargs)
+    seeds, options, scripts = teacher_episodes(env, 3 * CLAIM_EPISODES + 5, progress=False)
+    assert len(seeds) == 3 * CLAIM_EPISODES and set(scripts) == set(seeds)
+    per_claim: dict[int, set] = {}
+    for seed, option in zip(seeds, options, strict=True):
+        per_claim.setdefault(option["persona_index"], set()).add(tuple(scripts[seed]))
+    assert len(per_claim) == 3 and all(len(s) == 1 for s in per_claim.values())
+    # The demonstrations replay those scripts: the recorded actions are the teacher's.
+    x, y = demonstrations(env, TEACHER, 3 * CLAIM_EPISODES, progress=False)
+    assert x.shape == (3 * CLAIM_EPISODES * 4, env.observation_space.shape[0])
+    assert sorted(y.tolist()) == sorted(a for s in seeds for a in scripts[s])
+    with pytest.raises(InvalidArgumentError, match="authentication"):
+        teacher_episodes(PersonaInterviewEnv(personas=PERSONAS, **stub_env_kwargs), 8)
+
+
 def test_warm_start_settings_are_checked(stub_env_kwargs):
     with pytest.raises(InvalidArgumentError, match="task authentication"):
         train_policy.TrainConfig(warm_start="claim")

@@ -24,7 +24,7 @@ from convenv.training.bench import (
     write_outputs,
 )
 from convenv.training.train_policy import TrainConfig, train
-from convenv.training.warm_start import HEURISTICS
+from convenv.training.warm_start import WARM_STARTS
 
 # Measured: the authentication reward's mean final support is about 0.6 (genuine
 # 0.67, impostors 0.5–0.6); centring the reward there keeps its spread small.
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth-timesteps", type=int, default=300_000, help="authentication PPO")
     parser.add_argument(
         "--auth-warm-start",
-        choices=(*HEURISTICS, "none"),
+        choices=(*WARM_STARTS, "none"),
         default="claim-adaptive",
         help="heuristic cloned before authentication PPO (from scratch PPO collapses)",
     )

@@ -24,7 +24,7 @@ from convenv.metrics import METRIC_NAMES, check_metric_name
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
 from convenv.run_manifest import write_run_manifest
 from convenv.training.splits import training_personas, validation_personas
-from convenv.training.warm_start import HEURISTICS
+from convenv.training.warm_start import WARM_STARTS
 from convenv.vec_env import BatchedDialogVecEnv
 
 BACKENDS = ("sb3", "rllib")
@@ -125,9 +125,10 @@ class TrainConfig:
     warm_start: str | None = field(
         default=None,
         metadata={
-            "help": "authentication, PPO/A2C: first fit the policy to this heuristic's "
-            "actions (behaviour cloning), then learn",
-            "choices": HEURISTICS,
+            "help": "authentication, PPO/A2C: first fit the policy to this teacher's "
+            "actions (behaviour cloning), then learn; lookahead-per-claim is a privileged "
+            "teacher that knows the truth of train-persona episodes",
+            "choices": WARM_STARTS,
         },
     )
     warm_start_episodes: int = field(
@@ -161,9 +162,9 @@ class TrainConfig:
             raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
         ImpostorDesign(self.genuine_rate, self.impostor)  # validates both
         if self.warm_start is not None:
-            if self.warm_start not in HEURISTICS:
+            if self.warm_start not in WARM_STARTS:
                 raise InvalidArgumentError(
-                    f"warm_start={self.warm_start!r}; pass one of {HEURISTICS}."
+                    f"warm_start={self.warm_start!r}; pass one of {WARM_STARTS}."
                 )
             if self.task != "authentication":
                 raise InvalidArgumentError(

@@ -1,8 +1,15 @@
-"""Warm start: fit a policy network to a heuristic's actions before RL (behaviour cloning).
+"""Warm start: fit a policy network to a teacher's actions before RL (behaviour cloning).
 
 In authentication PPO from scratch collapses onto repeating one code (a poor local
 optimum); started from the claim heuristic it begins where asking about the claim
 already pays, and RL refines from there.
+
+The teacher is a heuristic (``claim``, ``claim-adaptive``) or a *privileged* one,
+``lookahead-per-claim``: on train personas only, it plays the lookahead bound that
+knows each episode's truth but must ask every episode of a claim the same codes. The
+student sees only its observation (the claim and the answers), so it learns which
+questions separate genuine from impostor partners for claims like these; at test
+time nothing privileged is left.
 """
 
 from __future__ import annotations
@@ -15,12 +22,17 @@ from tqdm.auto import tqdm
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
-from convenv.policies.base import ActionPolicy
+from convenv.policies.base import ActionPolicy, TurnCountingPolicy
 from convenv.training.rollout import run_episodes
 
 HEURISTICS = ("claim", "claim-adaptive")
+TEACHER = "lookahead-per-claim"
+WARM_STARTS = (*HEURISTICS, TEACHER)
 # Seeds of the cloned episodes: apart from training's and validation's.
 CLONE_SEED = 2_000_000
+# Episodes per claim the privileged teacher pools its choice over: half genuine, half
+# impostors on average, as in the benchmark.
+CLAIM_EPISODES = 8
 
 
 class Recorder(ActionPolicy):
@@ -41,6 +53,25 @@ class Recorder(ActionPolicy):
         return actions
 
 
+class ScriptedPolicy(TurnCountingPolicy):
+    """Plays, in the episode reset with seed ``s``, the actions ``scripts[s]``."""
+
+    name = "scripted"
+
+    def __init__(self, scripts: dict[int, Sequence[int]]) -> None:
+        super().__init__()
+        self.scripts, self._seeds = scripts, {}
+
+    def begin_episode(self, env_index: int, persona: Sequence[str], seed: int | None = None):
+        if seed not in self.scripts:
+            raise InvalidArgumentError(f"no script for the episode of seed {seed!r}.")
+        super().begin_episode(env_index, persona, seed)
+        self._seeds[env_index] = seed
+
+    def choose(self, env_index: int, turn: int) -> int:
+        return int(self.scripts[self._seeds[env_index]][turn])
+
+
 def heuristic(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
     """The authentication heuristic called ``name`` (see :data:`HEURISTICS`)."""
     if env.engine.task != "authentication":
@@ -49,19 +80,43 @@ def heuristic(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
             "would be the partner's persona); use it with task='authentication'."
         )
     if name not in HEURISTICS:
-        raise InvalidArgumentError(f"warm_start={name!r}; pass one of {HEURISTICS}.")
+        raise InvalidArgumentError(f"warm_start={name!r}; pass one of {WARM_STARTS}.")
     from convenv.training.policy_specs import make_policies
 
     return make_policies([name], env)[0]
 
 
+def teacher_episodes(
+    env: PersonaInterviewEnv, episodes: int, progress: bool = True
+) -> tuple[list[int], list[dict], dict[int, list[int]]]:
+    """Seeds, options and the privileged teacher's actions for ``episodes`` episodes
+    (rounded down to whole claims of ``CLAIM_EPISODES``) of ``env``'s personas."""
+    from convenv.training.lookahead import EXPECTED_DRAWS, lookahead_episodes
+
+    if env.engine.task != "authentication":
+        raise InvalidArgumentError(
+            f"warm_start={TEACHER!r} needs genuine and impostor partners; use it with "
+            "task='authentication'."
+        )
+    claims = min(max(1, episodes // CLAIM_EPISODES), len(env.personas))
+    chosen = np.random.default_rng(CLONE_SEED).choice(len(env.personas), claims, replace=False)
+    seeds = list(range(CLONE_SEED, CLONE_SEED + claims * CLAIM_EPISODES))
+    options = [{"persona_index": int(chosen[k // CLAIM_EPISODES])} for k in range(len(seeds))]
+    records = lookahead_episodes(env, seeds, options, 256, progress, EXPECTED_DRAWS, per_claim=True)
+    return seeds, options, {r.seed: r.actions for r in records}
+
+
 def demonstrations(
     env: PersonaInterviewEnv, name: str, episodes: int, progress: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Observations and the heuristic's actions over ``episodes`` episodes of ``env``."""
-    recorder = Recorder(heuristic(name, env))
-    seeds = range(CLONE_SEED, CLONE_SEED + episodes)
-    for _ in run_episodes(env, recorder, list(seeds), None, 64, progress):
+    """Observations and the teacher's actions over ``episodes`` episodes of ``env``."""
+    if name == TEACHER:
+        seeds, options, scripts = teacher_episodes(env, episodes, progress)
+        recorder = Recorder(ScriptedPolicy(scripts))
+    else:
+        recorder = Recorder(heuristic(name, env))
+        seeds, options = list(range(CLONE_SEED, CLONE_SEED + episodes)), None
+    for _ in run_episodes(env, recorder, seeds, options, 64, progress):
         pass
     return np.concatenate(recorder.observations), np.concatenate(recorder.actions)
 
