@@ -130,6 +130,7 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
     text = capsys.readouterr().out
     assert "impostor=random" in text and "impostor=overlap" in text
     assert "| lookahead (cheats) − best-fixed |" in text
+    assert "Share of the gap from best-fixed to each bound closed" in text
     summary = json.loads((out / "results.json").read_text())
     assert [r["label"] for r in summary] == [
         "authentication, impostor=random",
@@ -142,6 +143,14 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
         # The lookahead peeks at the truth: it separates at least as well as anything.
         best = max(result["rows"][p]["roc_auc"][0] for p in ("random", "claim", "best-fixed"))
         assert result["rows"]["lookahead (cheats)"]["roc_auc"][0] >= best
+        # The share of the gap to the bound each policy closes, on the same episodes.
+        auc = {p: result["rows"][p]["roc_auc"][0] for p in result["rows"]}
+        share = result["gaps"]["claim"]["lookahead (cheats)"][0]
+        if auc["lookahead (cheats)"] > auc["best-fixed"]:
+            assert share == pytest.approx(
+                (auc["claim"] - auc["best-fixed"]) / (auc["lookahead (cheats)"] - auc["best-fixed"])
+            )
+        assert set(result["gaps"]) == {"random", "claim"}
     assert (out / "best_fixed_random.json").exists() and (out / "best_fixed_overlap.json").exists()
     episodes = list(csv.DictReader((out / "episodes.csv").open()))
     assert len(episodes) == 2 * 4 * 16

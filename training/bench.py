@@ -82,6 +82,9 @@ class BenchResult:
     episodes: int
     personas: int
     thresholds: dict[str, float] = field(default_factory=dict)
+    # policy → bound → share of the gap from the reference to the bound it closes
+    # (headline metric, persona-clustered interval)
+    gaps: dict[str, dict[str, Interval]] = field(default_factory=dict)
     records: dict[str, list[EpisodeRecord]] = field(default_factory=dict, repr=False)
 
 
@@ -127,8 +130,10 @@ def summarize(
     thresholds: dict[str, float] | None = None,
     seed: int = 0,
     resamples: int = 2000,
+    bounds: Sequence[str] = (),
 ) -> BenchResult:
-    """Metrics, paired differences from the best fixed sequence, and curves."""
+    """Metrics, paired differences from the best fixed sequence, the share of the gap
+    to each of ``bounds`` (upper-bound policies among ``runs``) closed, and curves."""
     thresholds = thresholds or {}
     names = list(runs)
     turns = len(next(iter(runs.values()))[0].metrics)
@@ -152,6 +157,19 @@ def summarize(
                 for m in shared
             }
     headline = HEADLINE[task]
+    gaps: dict[str, dict[str, Interval]] = {}
+    if reference is not None:
+        for n in names:
+            if n == reference or n in bounds:
+                continue
+            mine, base = stats[n][headline], stats[reference][headline]
+            gaps[n] = {
+                b: clustered_bootstrap(
+                    _gap_share(mine, base, stats[b][headline]), clusters, resamples, seed=seed
+                )
+                for b in bounds
+                if b in stats
+            }
     curves = {
         n: [
             clustered_bootstrap(
@@ -172,8 +190,19 @@ def summarize(
         episodes=len(clusters),
         personas=len(np.unique(clusters)),
         thresholds=dict(thresholds),
+        gaps={n: row for n, row in gaps.items() if row},
         records=runs,
     )
+
+
+def _gap_share(policy, reference, bound):
+    """A statistic: ``(policy − reference) / (bound − reference)`` on the same episodes."""
+
+    def share(idx: np.ndarray) -> float:
+        gap = bound(idx) - reference(idx)
+        return (policy(idx) - reference(idx)) / gap if gap > 0 else float("nan")
+
+    return share
 
 
 def benchmark(
@@ -222,7 +251,8 @@ def benchmark(
             thresholds[policy.name] = calibrate_threshold(
                 support_at(calibration, turns), [bool(r.genuine) for r in calibration]
             )
-    return summarize(task, label or task, runs, clusters, thresholds, seed)
+    bounds = [p.name for p in policies if isinstance(p, LookaheadBound)]
+    return summarize(task, label or task, runs, clusters, thresholds, seed, bounds=bounds)
 
 
 def _cell(value: Interval) -> str:
@@ -252,6 +282,19 @@ def markdown_table(result: BenchResult) -> str:
         for name, row in result.differences.items():
             cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
             lines.append(f"| {name} − {result.reference} | " + " | ".join(cells) + " |")
+    if result.gaps:
+        bounds = list(dict.fromkeys(b for row in result.gaps.values() for b in row))
+        lines += [
+            "",
+            f"Share of the gap from {result.reference} to each bound closed "
+            f"({HEADLINE[result.task]}; 1: as good as the bound, < 0: below {result.reference})",
+            "",
+            "| policy | " + " | ".join(bounds) + " |",
+            "|---" * (len(bounds) + 1) + "|",
+        ]
+        for name, row in result.gaps.items():
+            cells = [_cell(row[b]) if b in row else "—" for b in bounds]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
