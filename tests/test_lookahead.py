@@ -122,3 +122,25 @@ def test_per_claim_bound_asks_genuine_and_impostor_the_same():
     alone = list(lookahead_episodes(env, seeds, options, progress=False, draws=2))
     assert any(a.actions != b.actions for a, b in zip(records, alone, strict=True))
     assert {r.policy for r in records} == {"lookahead per claim (knows the truth)"}
+
+
+def test_heldout_per_claim_plays_codes_fitted_on_other_episodes():
+    from convenv.training.lookahead import FIT_OFFSET, heldout_per_claim_episodes
+
+    env = dice_env()
+    seeds = list(range(16))
+    options = [{"persona_index": k % 4} for k in seeds]
+    scored = list(heldout_per_claim_episodes(env, seeds, options, progress=False, draws=2))
+    fitted = lookahead_episodes(
+        env, [FIT_OFFSET + s for s in seeds], options, progress=False, draws=2, per_claim=True
+    )
+    script = {tuple(r.claim): r.actions for r in fitted}
+    assert [r.seed for r in scored] == seeds
+    assert all(r.actions == script[tuple(r.claim)] for r in scored)
+    # Fitted on the scored episodes themselves, the per-claim bound plays otherwise.
+    in_sample = list(
+        lookahead_episodes(env, seeds, options, progress=False, draws=2, per_claim=True)
+    )
+    assert any(a.actions != b.actions for a, b in zip(scored, in_sample, strict=True))
+    with pytest.raises(InvalidArgumentError, match="no script"):
+        list(heldout_per_claim_episodes(env, [0, 1], [{"persona_index": 0}, None], progress=False))

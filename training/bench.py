@@ -36,7 +36,7 @@ from convenv.policies.base import ActionPolicy
 from convenv.run_manifest import write_run_manifest
 from convenv.statistics import clustered_bootstrap, difference_of, mean_of
 from convenv.training.fixed_search import FixedSequence, search_fixed_sequence
-from convenv.training.lookahead import lookahead_episodes
+from convenv.training.lookahead import heldout_per_claim_episodes, lookahead_episodes
 from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
 from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import (
@@ -97,7 +97,11 @@ def play(
     progress: bool,
 ) -> list[EpisodeRecord]:
     """Every seed's episode under ``policy``, in seed order."""
-    if isinstance(policy, LookaheadBound):
+    if isinstance(policy, LookaheadBound) and policy.heldout:
+        records = heldout_per_claim_episodes(
+            env, seeds, options, max(batch_size, 64), progress, policy.draws
+        )
+    elif isinstance(policy, LookaheadBound):
         records = lookahead_episodes(
             env, seeds, options, max(batch_size, 64), progress, policy.draws, policy.per_claim
         )
@@ -496,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=None,
         help="random, round-robin, oracle, claim, fixed:K, fixed:all, best-fixed[:PATH], "
-        "lookahead, lookahead-expected, lookahead-per-claim, saved SB3 model paths, ablate:MODEL "
+        "lookahead, lookahead-expected, lookahead-per-claim, per-claim-heldout, saved SB3 "
+        "model paths, ablate:MODEL "
         "(default: the task's baselines)",
     )
     parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")

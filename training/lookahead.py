@@ -15,7 +15,12 @@ fork, and plays the code whose fork ends the turn with the best signed reward me
   code best on average over them (and, with ``draws``, over redrawn dice). It still
   picks using the truth and the very episodes it is scored on, so it is optimistic;
   but like a real policy it cannot ask an impostor something else than a genuine
-  partner. A policy that reads only the claim cannot beat it in expectation.
+  partner.
+- ``per-claim sequence, fitted elsewhere (cheats)`` (``heldout``) plays, on each
+  episode, the codes the per-claim bound chose on *other* episodes of the same claim
+  (other seeds: other truths, impostors and dice). What it keeps is what a claim's
+  best question sequence is worth, not the luck of fitting the scored episodes; a
+  policy that reads only the claim (not the answers) has no more to gain.
 
 No real policy can do either; a learned policy is judged by how much of the gap from
 the best fixed sequence to a bound it closes.
@@ -33,11 +38,16 @@ from tqdm.auto import tqdm
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.interview import InterviewEpisode
-from convenv.training.rollout import EpisodeRecord, episode_record
+from convenv.policies.simple import ScriptedPolicy
+from convenv.training.rollout import EpisodeRecord, episode_record, run_episodes
 
 NAME = "lookahead (cheats)"
 EXPECTED_NAME = "expected lookahead (knows the truth)"
 PER_CLAIM_NAME = "lookahead per claim (knows the truth)"
+HELDOUT_NAME = "per-claim sequence, fitted elsewhere (cheats)"
+# The held-out bound fits each claim's sequence on the episodes of these seeds
+# (offset from the scored ones, so none is shared).
+FIT_OFFSET = 7_000_000
 # Redrawn seeds per code and turn for the expected bound: 4 gives the mean of the
 # signed support to about ±0.02, finer than the gaps between codes it decides.
 EXPECTED_DRAWS = 4
@@ -111,3 +121,21 @@ def lookahead_episodes(
     bar.close()
     for k, episode in enumerate(live):
         yield episode_record(engine, episode, seeds[k], name, rewards[k])
+
+
+def heldout_per_claim_episodes(
+    env: PersonaInterviewEnv,
+    seeds: Sequence[int],
+    options: Sequence[Mapping | None] | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+    draws: int = 0,
+) -> Iterator[EpisodeRecord]:
+    """Each claim's codes from the per-claim bound on other episodes of that claim
+    (seeds ``FIT_OFFSET`` on), played on the episodes of ``seeds``. Pin the claims in
+    ``options`` (``persona_index``), so that every scored claim was fitted."""
+    fit_seeds = [FIT_OFFSET + int(s) for s in seeds]
+    fitted = lookahead_episodes(env, fit_seeds, options, batch_size, progress, draws, True)
+    scripts = {tuple(r.claim): r.actions for r in fitted}
+    policy = ScriptedPolicy(scripts, by="claim", name=HELDOUT_NAME)
+    return run_episodes(env, policy, seeds, options, batch_size, progress)

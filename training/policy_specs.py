@@ -9,7 +9,8 @@ best fixed sequence searched on train personas; ``best-fixed:PATH`` reloads a sa
 one), ``lookahead`` (the one-step lookahead bound, cheating on purpose: it peeks at every
 code's answer), ``lookahead-expected`` (the same knowing the partner's truth but not
 its dice: each code averaged over redrawn seeds), ``lookahead-per-claim`` (that, with
-one code per turn for all episodes of a claim, genuine or not), a saved SB3
+one code per turn for all episodes of a claim, genuine or not), ``per-claim-heldout``
+(each claim's codes from that bound fitted on other episodes of the claim), a saved SB3
 model (``runs/train/model.zip``, optionally ``ppo:``/``dqn:``/``a2c:`` in front), the
 run directory of ``convenv train --backend rllib`` (optionally ``rllib:`` in front) and
 ``ablate:MODEL`` (that model with the dialog part of its observation held at its
@@ -35,7 +36,12 @@ from convenv.policies import (
 from convenv.policies.claim import AdaptiveClaimPolicy
 from convenv.policies.rllib import RLlibPolicy, is_rllib_run
 from convenv.policies.sb3 import ALGORITHMS, training_settings
-from convenv.training.lookahead import EXPECTED_DRAWS, EXPECTED_NAME, PER_CLAIM_NAME
+from convenv.training.lookahead import (
+    EXPECTED_DRAWS,
+    EXPECTED_NAME,
+    HELDOUT_NAME,
+    PER_CLAIM_NAME,
+)
 from convenv.training.lookahead import NAME as LOOKAHEAD_NAME
 
 
@@ -47,6 +53,7 @@ class LookaheadBound:
     name: str = LOOKAHEAD_NAME
     draws: int = 0
     per_claim: bool = False
+    heldout: bool = False
 
 
 def learned_policy(spec: str, env: PersonaInterviewEnv) -> ActionPolicy:
@@ -65,7 +72,7 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
         raise InvalidArgumentError(
             f"policy {spec!r} is neither a known name (random, round-robin, oracle, claim, "
             "fixed:K, fixed:all, best-fixed, lookahead, lookahead-expected, "
-            "lookahead-per-claim) nor an existing "
+            "lookahead-per-claim, per-claim-heldout) nor an existing "
             "SB3 model file."
         )
     policy = SB3Policy(path, algorithm or None, observation_space=env.observation_space,
@@ -77,7 +84,8 @@ def sb3_policy(spec: str, env: PersonaInterviewEnv) -> SB3Policy:
 
 NAMED = (
     "random", "round-robin", "oracle", "claim", "claim-adaptive", "lookahead",
-    "lookahead-expected", "lookahead-per-claim", "fixed:all", "best-fixed",
+    "lookahead-expected", "lookahead-per-claim", "per-claim-heldout", "fixed:all",
+    "best-fixed",
 )  # fmt: skip
 
 
@@ -129,6 +137,8 @@ def make_policies(
             out.append(LookaheadBound(EXPECTED_NAME, EXPECTED_DRAWS))
         elif spec == "lookahead-per-claim":
             out.append(LookaheadBound(PER_CLAIM_NAME, EXPECTED_DRAWS, per_claim=True))
+        elif spec == "per-claim-heldout":
+            out.append(LookaheadBound(HELDOUT_NAME, EXPECTED_DRAWS, heldout=True))
         elif spec == "best-fixed" or spec.startswith("best-fixed:"):
             if best_fixed is None:
                 raise InvalidArgumentError(

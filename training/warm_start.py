@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
-from convenv.policies.base import ActionPolicy, TurnCountingPolicy
+from convenv.policies.base import ActionPolicy
+from convenv.policies.simple import ScriptedPolicy
 from convenv.training.rollout import run_episodes
 
 HEURISTICS = ("claim", "claim-adaptive")
@@ -51,25 +52,6 @@ class Recorder(ActionPolicy):
         self.observations.append(observations.copy())
         self.actions.append(np.asarray(actions).copy())
         return actions
-
-
-class ScriptedPolicy(TurnCountingPolicy):
-    """Plays, in the episode reset with seed ``s``, the actions ``scripts[s]``."""
-
-    name = "scripted"
-
-    def __init__(self, scripts: dict[int, Sequence[int]]) -> None:
-        super().__init__()
-        self.scripts, self._seeds = scripts, {}
-
-    def begin_episode(self, env_index: int, persona: Sequence[str], seed: int | None = None):
-        if seed not in self.scripts:
-            raise InvalidArgumentError(f"no script for the episode of seed {seed!r}.")
-        super().begin_episode(env_index, persona, seed)
-        self._seeds[env_index] = seed
-
-    def choose(self, env_index: int, turn: int) -> int:
-        return int(self.scripts[self._seeds[env_index]][turn])
 
 
 def heuristic(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
