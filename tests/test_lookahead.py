@@ -131,8 +131,9 @@ def test_heldout_per_claim_plays_codes_fitted_on_other_episodes():
     seeds = list(range(16))
     options = [{"persona_index": k % 4} for k in seeds]
     scored = list(heldout_per_claim_episodes(env, seeds, options, progress=False, draws=2))
+    pinned = [{"persona": list(PERSONAS[k % 4])} for k in seeds]
     fitted = lookahead_episodes(
-        env, [FIT_OFFSET + s for s in seeds], options, progress=False, draws=2, per_claim=True
+        env, [FIT_OFFSET + s for s in seeds], pinned, progress=False, draws=2, per_claim=True
     )
     script = {tuple(r.claim): r.actions for r in fitted}
     assert [r.seed for r in scored] == seeds
@@ -142,5 +143,6 @@ def test_heldout_per_claim_plays_codes_fitted_on_other_episodes():
         lookahead_episodes(env, seeds, options, progress=False, draws=2, per_claim=True)
     )
     assert any(a.actions != b.actions for a, b in zip(scored, in_sample, strict=True))
-    with pytest.raises(InvalidArgumentError, match="no script"):
-        list(heldout_per_claim_episodes(env, [0, 1], [{"persona_index": 0}, None], progress=False))
+    # Claims drawn at random (as when thresholds are calibrated) are fitted as well.
+    drawn = list(heldout_per_claim_episodes(env, range(20, 30), None, progress=False))
+    assert {tuple(r.claim) for r in drawn} <= set(PERSONAS) and len(drawn) == 10

@@ -132,10 +132,16 @@ def heldout_per_claim_episodes(
     draws: int = 0,
 ) -> Iterator[EpisodeRecord]:
     """Each claim's codes from the per-claim bound on other episodes of that claim
-    (seeds ``FIT_OFFSET`` on), played on the episodes of ``seeds``. Pin the claims in
-    ``options`` (``persona_index``), so that every scored claim was fitted."""
+    (seeds ``FIT_OFFSET`` on, each pinned to the claim of one scored episode), played
+    on the episodes of ``seeds``."""
+    options = list(options) if options is not None else [None] * len(seeds)
+    claims = []
+    for seed, option in zip(seeds, options, strict=True):
+        rng, _ = seeding.np_random(int(seed))
+        claims.append(env.engine.start(rng, env.personas, env.candidate_pool, option).claim)
     fit_seeds = [FIT_OFFSET + int(s) for s in seeds]
-    fitted = lookahead_episodes(env, fit_seeds, options, batch_size, progress, draws, True)
+    fit_options = [{"persona": list(claim)} for claim in claims]
+    fitted = lookahead_episodes(env, fit_seeds, fit_options, batch_size, progress, draws, True)
     scripts = {tuple(r.claim): r.actions for r in fitted}
     policy = ScriptedPolicy(scripts, by="claim", name=HELDOUT_NAME)
     return run_episodes(env, policy, seeds, options, batch_size, progress)
