@@ -146,3 +146,17 @@ def test_heldout_per_claim_plays_codes_fitted_on_other_episodes():
     # Claims drawn at random (as when thresholds are calibrated) are fitted as well.
     drawn = list(heldout_per_claim_episodes(env, range(20, 30), None, progress=False))
     assert {tuple(r.claim) for r in drawn} <= set(PERSONAS) and len(drawn) == 10
+
+
+def test_gap_share_to_a_bound():
+    from convenv.training.bench import _gap_cell, _gap_share
+
+    def const(value):
+        return lambda idx: value
+
+    assert _gap_share(const(0.95), const(0.94), const(0.98))(np.arange(3)) == pytest.approx(0.25)
+    # No gap to close: the share is the limit, signed by what the policy gained.
+    assert _gap_share(const(0.95), const(0.94), const(0.93))(np.arange(3)) == float("inf")
+    assert _gap_share(const(0.90), const(0.94), const(0.94))(np.arange(3)) == float("-inf")
+    assert _gap_cell((float("inf"), 0.1, float("inf")), "best-fixed").startswith("no gap")
+    assert _gap_cell((0.25, 0.1, 0.4), "best-fixed") == "0.250 [0.100, 0.400]"

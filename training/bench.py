@@ -167,13 +167,14 @@ def summarize(
             if n == reference or n in bounds:
                 continue
             mine, base = stats[n][headline], stats[reference][headline]
-            gaps[n] = {
-                b: clustered_bootstrap(
-                    _gap_share(mine, base, stats[b][headline]), clusters, resamples, seed=seed
-                )
-                for b in bounds
-                if b in stats
-            }
+            with np.errstate(invalid="ignore"):  # resamples without a gap give ±inf
+                gaps[n] = {
+                    b: clustered_bootstrap(
+                        _gap_share(mine, base, stats[b][headline]), clusters, resamples, seed=seed
+                    )
+                    for b in bounds
+                    if b in stats
+                }
     curves = {
         n: [
             clustered_bootstrap(
@@ -200,13 +201,22 @@ def summarize(
 
 
 def _gap_share(policy, reference, bound):
-    """A statistic: ``(policy − reference) / (bound − reference)`` on the same episodes."""
+    """A statistic: ``(policy − reference) / (bound − reference)`` on the same episodes;
+    where the bound is not above the reference, ±inf by the sign of the numerator (the
+    limit as the gap shrinks to 0), so resamples without a gap widen the interval
+    instead of voiding it."""
 
     def share(idx: np.ndarray) -> float:
-        gap = bound(idx) - reference(idx)
-        return (policy(idx) - reference(idx)) / gap if gap > 0 else float("nan")
+        gained, gap = policy(idx) - reference(idx), bound(idx) - reference(idx)
+        if gap > 0:
+            return gained / gap
+        return float(np.sign(gained)) * float("inf") if gained else 0.0
 
     return share
+
+
+def _gap_cell(value: Interval, reference: str) -> str:
+    return _cell(value) if np.isfinite(value[0]) else f"no gap (bound ≤ {reference})"
 
 
 def benchmark(
@@ -297,7 +307,7 @@ def markdown_table(result: BenchResult) -> str:
             "|---" * (len(bounds) + 1) + "|",
         ]
         for name, row in result.gaps.items():
-            cells = [_cell(row[b]) if b in row else "—" for b in bounds]
+            cells = [_gap_cell(row[b], result.reference) if b in row else "—" for b in bounds]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
