@@ -18,9 +18,10 @@ fork, and plays the code whose fork ends the turn with the best signed reward me
   partner.
 - ``per-claim sequence, fitted elsewhere (cheats)`` (``heldout``) plays, on each
   episode, the codes the per-claim bound chose on *other* episodes of the same claim
-  (other seeds: other truths, impostors and dice). What it keeps is what a claim's
-  best question sequence is worth, not the luck of fitting the scored episodes; a
-  policy that reads only the claim (not the answers) has no more to gain.
+  (other seeds: other truths, impostors and dice). What it keeps estimates what a
+  claim's best question sequence is worth, without the luck of fitting the scored
+  episodes. It is an estimate, not a bound: fitted on few episodes per claim, a good
+  heuristic can beat it.
 
 No real policy can do either; a learned policy is judged by how much of the gap from
 the best fixed sequence to a bound it closes.
