@@ -33,7 +33,13 @@ def ray_cluster():
 
 def policies(env: PersonaInterviewEnv):
     oracle = TopicOraclePolicy(env.actions, HashingEncoder())
-    return [RandomPolicy(11, seed=3), FixedSequencePolicy([0, 4, 7], 11), oracle]
+    chosen = [RandomPolicy(11, seed=3), FixedSequencePolicy([0, 4, 7], 11), oracle]
+    if env.engine.task == "authentication":
+        from convenv.training.policy_specs import make_policies
+
+        # Bounds that pool a claim's episodes: sharding must not split a claim.
+        chosen += make_policies(["lookahead-per-claim", "per-claim-heldout"], env)
+    return chosen
 
 
 @pytest.mark.parametrize("task", ["identification", "authentication"])

@@ -55,6 +55,12 @@ class LookaheadBound:
     per_claim: bool = False
     heldout: bool = False
 
+    @property
+    def pools_claims(self) -> bool:
+        """Whether an episode's codes depend on the other episodes of its claim (then
+        the episodes must be played together, not sharded)."""
+        return self.per_claim or self.heldout
+
 
 def learned_policy(spec: str, env: PersonaInterviewEnv) -> ActionPolicy:
     """An SB3 model file, or an RLlib run directory (``rllib:`` in front optional)."""

@@ -104,7 +104,12 @@ class RayEpisodeRunner:
         progress: bool,
     ) -> list[EpisodeRecord]:
         """What :func:`convenv.training.bench.play` returns, played by the workers on
-        ``env``'s split and personas."""
+        ``env``'s split and personas (bounds that pool a claim's episodes play here:
+        shards would split the claims)."""
+        from convenv.training.bench import play
+
+        if getattr(policy, "pools_claims", False):
+            return play(env, policy, seeds, options, batch_size, progress)
         seeds, personas = list(seeds), [list(p) for p in env.personas]
         refs = [
             self.actors[w].play.remote(
