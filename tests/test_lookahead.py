@@ -160,3 +160,11 @@ def test_gap_share_to_a_bound():
     assert _gap_share(const(0.90), const(0.94), const(0.94))(np.arange(3)) == float("-inf")
     assert _gap_cell((float("inf"), 0.1, float("inf")), "best-fixed").startswith("no gap")
     assert _gap_cell((0.25, 0.1, 0.4), "best-fixed") == "0.250 [0.100, 0.400]"
+
+
+@pytest.mark.parametrize("spec", ["lookahead", "lookahead-per-claim", "per-claim-heldout"])
+def test_selfplay_refuses_the_bounds_by_name(tmp_path, spec):
+    from convenv.training.selfplay import selfplay
+
+    with pytest.raises(InvalidArgumentError, match=f"'{spec}' is offered by convenv bench only"):
+        selfplay(dice_env(), spec, 4, tmp_path / "sp.jsonl", progress=False)

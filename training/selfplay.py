@@ -118,7 +118,7 @@ def selfplay(
             path.unlink()
     (policy,) = make_policies([policy_spec], env, seed)
     if isinstance(policy, LookaheadBound):
-        raise InvalidArgumentError("policy 'lookahead' is offered by convenv bench only.")
+        raise InvalidArgumentError(f"policy {policy_spec!r} is offered by convenv bench only.")
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
     earlier = [row for path in episode_files(out) for row in read_jsonl(path)]
     done = {row.get("seed") for row in earlier}
