@@ -21,6 +21,7 @@ _LAZY = {
     "build_tiny_personagpt": "convenv.agents.tiny_personagpt",
     "ConsistentPartner": "convenv.agents.consistent_partner",
     "RevealRates": "convenv.agents.consistent_partner",
+    "PoolAuthors": "convenv.agents.pool_authors",
     "resolve_model_source": "convenv.agents.model_source",
     "build_tiny_gguf": "convenv.agents.tiny_gguf",
 }

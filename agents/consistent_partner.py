@@ -61,7 +61,7 @@ PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795,
 # variance of those strengths, 0.128 is between speakers (intraclass correlation, ICC,
 # over the touched facts of train dialogs 2000-2499). Drawing every fact on its own
 # gives the partner 0.017. Its speakers draw a looseness that correlates their facts'
-# target strengths by this much, which gives 0.140 (0.30 gives 0.100; from
+# target strengths by this much, which gives 0.126 (0.30: 0.094, 0.60: 0.160; from
 # calibrate_rates, like CALIBRATED_RATES).
 PEOPLE_STRENGTH_CORRELATION = 0.45
 # A response sentence this close to some persona fact of the pool states a persona.
@@ -104,18 +104,21 @@ class RevealRates:
 
 
 # From calibrate_rates on train dialogs 2000-2499 (outside the default pool's first
-# 2,000; 1,000 speakers) with the default pool and MiniLM; reproduce with
+# 2,000; 1,000 speakers) with the default pool and MiniLM, skipping the words of
+# speakers who shared a fact with the persona played (PoolAuthors); reproduce with
 # `python -m convenv.agents.consistent_partner`. Per turn, people stated the fact a
 # question was about on 25% of such turns and another fact on 42% of all turns; the
 # retrieval ranking states the asked-about fact on 89% and another on 15%. So it
 # needs no help answering. Stating facts with the people's strengths (a third of
-# them below 0.6, some hints below 0.5) and volunteering on 61% of turns on average,
+# them below 0.6, some hints below 0.5) and volunteering on 65% of turns on average,
 # each speaker (a persona in one dialog) at its own rate (concentration 0.5, the
 # most spread tried: people's share of facts stated varies over speakers with s.d.
-# 0.283, the partner's 0.272; one rate for all gives 0.239), brings the share of its
-# facts a speaker states in 8 answers to the people's 0.619 (0.619; with the speakers'
-# looseness of PEOPLE_STRENGTH_CORRELATION, spread 0.279).
-CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.611, concentration=0.5)
+# 0.283, the partner's 0.275; concentration 1: 0.263; one rate for all: 0.240),
+# brings the share of its facts a speaker states in 8 answers to the people's 0.619
+# (0.618). With the whole pool (a speaker who had the same fact lends its words) the
+# rate was 0.611: such words state a fact more strongly than a test persona's
+# partner can.
+CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.646, concentration=0.5)
 
 
 def _hashed_uniforms(key: str, count: int) -> list[float]:
@@ -152,6 +155,11 @@ class ConsistentPartner:
             0 draws every fact on its own). The marginal strengths stay ``strengths``.
         stranger_floor: Pass over responses with a sentence this close to another
             persona's fact and to none of its own (``None``: keep them).
+        authors: Who wrote each pool response
+            (:class:`~convenv.agents.pool_authors.PoolAuthors`): with it, the partner
+            never uses the words of a speaker who shared one of its facts, so a train
+            persona gets no help that a test persona would not (``None``: the whole
+            pool, for a pool of unknown authors).
     """
 
     def __init__(
@@ -163,7 +171,14 @@ class ConsistentPartner:
         stranger_floor: float | None = STRANGER_FLOOR,
         strengths: Sequence[float] | None = PEOPLE_STRENGTHS,
         strength_correlation: float = PEOPLE_STRENGTH_CORRELATION,
+        authors=None,
     ) -> None:
+        if authors is not None and authors.size != len(base.response_texts):
+            raise InvalidArgumentError(
+                f"authors has {authors.size} responses and the base partner's pool "
+                f"{len(base.response_texts)}; pass the authors of the same pool."
+            )
+        self.authors = authors
         if not 0.0 <= strength_correlation < 1.0:
             raise InvalidArgumentError(
                 f"strength_correlation={strength_correlation!r}; pass a share in [0, 1) "
@@ -216,7 +231,11 @@ class ConsistentPartner:
             from convenv.identifier import split_sentences
 
             texts = self.base.response_texts
-            sentences = list(dict.fromkeys(t for u in texts for t in split_sentences(u)))
+            split = [split_sentences(u) for u in texts]
+            sentences = list(dict.fromkeys(t for parts in split for t in parts))
+            if self.authors is not None:
+                row = {t: i for i, t in enumerate(sentences)}
+                self.authors.index_sentences([[row[t] for t in parts] for parts in split])
             self._sentences = (
                 sentences,
                 self.encoder.encode_corpus(sentences, desc="answer sentences"),
@@ -243,11 +262,16 @@ class ConsistentPartner:
                 # a loose target is far down the list of nearest sentences (target 1:
                 # the nearest sentences first).
                 distance = np.abs(similarity - target)
+                if self.authors is not None:
+                    distance[self.authors.excluded_sentences(persona)] = np.inf
                 reach = min(STATEMENT_SHORTLIST, len(similarity) - 1)
                 shortlist = np.argpartition(distance, reach)[:reach]  # not a full sort
                 shortlist = shortlist[np.lexsort((-similarity[shortlist], distance[shortlist]))]
                 for row in shortlist.tolist():
-                    if not self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING:
+                    if not (
+                        self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING
+                        and np.isfinite(distance[row])  # not a sharer's words
+                    ):
                         continue
                     if self.judge.judge(persona, sentences[row]) != "contradict":
                         found = sentences[row]
@@ -293,9 +317,10 @@ class ConsistentPartner:
         profile = self.judge.profile(context.persona)
         said = set(context.history)
         fallback = None
+        barred = None if self.authors is None else self.authors.excluded_responses(context.persona)
         for index in ranked.tolist():
             text = self.base.response_texts[index]
-            if text in said:
+            if text in said or (barred is not None and barred[index]):
                 continue
             vectors = self.judge.sentence_vectors(text)
             if self.judge.decide(profile.evidence(vectors)) == "contradict":
@@ -451,6 +476,7 @@ def calibrate_rates(
     concentrations: Sequence[float | None] = (None,),
     correlations: Sequence[float] = (0.0,),
     progress: bool = True,
+    authors=None,
 ) -> tuple[RevealRates, dict]:
     """Rates that make the partner reveal its persona as the people in ``dialogs`` did
     (train dialogs the pool was not built from), replaying them in the people's place.
@@ -464,6 +490,9 @@ def calibrate_rates(
     of its facts a speaker states within ``max_answers`` answers (fidelity's reveal
     rate) equals the people's; of those, the one whose spread of that share over
     speakers (standard deviation) is nearest the people's wins.
+    With ``authors`` (:class:`~convenv.agents.pool_authors.PoolAuthors`) the partner
+    skips the words of speakers who shared a fact with the persona it plays, as it
+    must for personas whose speakers are not in the pool.
     Returns the rates and the measured figures (``strengths`` among them).
     """
     from convenv.fidelity import replay, reveal_share
@@ -483,7 +512,12 @@ def calibrate_rates(
 
     def partner_with(rates: RevealRates, correlation: float) -> ConsistentPartner:
         return ConsistentPartner(
-            base, judge, rates, strengths=strengths, strength_correlation=correlation
+            base,
+            judge,
+            rates,
+            strengths=strengths,
+            strength_correlation=correlation,
+            authors=authors,
         )
 
     people_icc = strength_icc(encoder, cases)
@@ -540,15 +574,17 @@ def calibrate_rates(
 
 
 if __name__ == "__main__":
+    from convenv.agents.pool_authors import PoolAuthors
     from convenv.consistency import ConsistencyJudge
-    from convenv.defaults import default_components
+    from convenv.defaults import default_components, retrieval_authors
     from convenv.personachat import fact_pool, load_dialogs, load_personas
 
     components = default_components()
     judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
     found, measured = calibrate_rates(
         components.partner, judge, load_dialogs("train")[2000:2500],
-        concentrations=(0.5, 1.0, 2.0, None), correlations=(0.0, 0.15, 0.3, 0.45),
+        concentrations=(0.5, 1.0, None), correlations=(0.3, 0.45, 0.6),
+        authors=PoolAuthors(retrieval_authors()),
     )  # fmt: skip
     print(measured)
     print(found)

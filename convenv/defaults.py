@@ -42,6 +42,18 @@ def retrieval_pairs(n_dialogs: int = DEFAULT_POOL_DIALOGS) -> list[tuple[str, st
     return pairs
 
 
+def retrieval_authors(n_dialogs: int = DEFAULT_POOL_DIALOGS) -> list[tuple[str, ...]]:
+    """The persona of the speaker who wrote each response of :func:`retrieval_pairs`."""
+    authors = []
+    for dialog in load_dialogs("train")[:n_dialogs]:
+        # turns[j] is speaker 1's for even j: the response turns[j] (j >= 1) is by
+        # speaker 1 when j is even.
+        authors.extend(
+            dialog.persona_of(1 if j % 2 == 0 else 2) for j in range(1, len(dialog.turns))
+        )
+    return authors
+
+
 @lru_cache(maxsize=4)
 def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> DefaultComponents:
     from convenv.agents.retrieval import RetrievalInterviewer, RetrievalPartner
@@ -115,9 +127,12 @@ def _judge(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
 @lru_cache(maxsize=4)
 def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
     from convenv.agents.consistent_partner import ConsistentPartner
+    from convenv.agents.pool_authors import PoolAuthors
 
     return ConsistentPartner(
-        _build(pool_dialogs, device, actions).partner, _judge(pool_dialogs, device, actions)
+        _build(pool_dialogs, device, actions).partner,
+        _judge(pool_dialogs, device, actions),
+        authors=PoolAuthors(retrieval_authors(pool_dialogs)),
     )
 
 
