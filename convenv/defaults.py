@@ -46,8 +46,7 @@ def retrieval_authors(n_dialogs: int = DEFAULT_POOL_DIALOGS) -> list[tuple[str, 
     """The persona of the speaker who wrote each response of :func:`retrieval_pairs`."""
     authors = []
     for dialog in load_dialogs("train")[:n_dialogs]:
-        # turns[j] is speaker 1's for even j: the response turns[j] (j >= 1) is by
-        # speaker 1 when j is even.
+        # The response turns[j] (j >= 1) is speaker 1's for even j (Dialog.turns).
         authors.extend(
             dialog.persona_of(1 if j % 2 == 0 else 2) for j in range(1, len(dialog.turns))
         )
