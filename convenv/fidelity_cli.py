@@ -3,8 +3,10 @@
 Replays the ConvAI2 validation dialogs with the partner answering in each speaker's
 place (see :mod:`convenv.fidelity`) and prints, beside the people's own answers, the
 identification, reveal, wrong-candidate and relevance figures with 95% intervals.
-Writes ``fidelity.md``, ``fidelity.json`` and ``fidelity.png`` (identification
-against answers, people vs partner) to ``--out``.
+Writes ``fidelity.md``, ``fidelity.json``, ``fidelity.png`` (identification
+against answers, people vs partner) and ``replay.jsonl`` (per speaker: the persona,
+the utterances answered, the people's answers and the partner's, to read side by side)
+to ``--out``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,21 @@ def plot(results: dict, name: str, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def write_replay(cases, path: Path, first: int = 0) -> None:
+    """One JSON line per replayed speaker: what the people said and what the partner said
+    (``dialog``: its index in the split, the replay having started at dialog ``first``)."""
+    with path.open("w", encoding="utf-8") as handle:
+        for case in cases:
+            record = {
+                "dialog": first + case.dialog,
+                "persona": list(case.persona),
+                "questions": case.questions,
+                "people": case.human,
+                "partner": case.partner,
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "fidelity.md").write_text(table + "\n")
     (out / "fidelity.json").write_text(json.dumps(results, indent=2))
+    write_replay(cases, out / "replay.jsonl", args.skip)
     plot(results, name, out / "fidelity.png")
     from convenv.run_manifest import write_run_manifest
 
     write_run_manifest(out, "fidelity", vars(args), started, dialogs=len(dialogs))
     what = "validation" if args.split == "test" else f"train (from {args.skip})"
     print(f"{len(dialogs)} {what} dialogs, {len(cases)} speakers\n{table}")
-    print(f"wrote {out}/fidelity.md, fidelity.json, fidelity.png")
+    print(f"wrote {out}/fidelity.md, fidelity.json, fidelity.png, replay.jsonl")
     return 0

@@ -53,3 +53,9 @@ def test_fidelity_command_on_a_20_dialog_slice(tmp_path, default_components, cap
     results = json.loads((tmp_path / "fidelity.json").read_text())
     assert results["precision@1 after 8"]["human"][0] > 0.8
     assert (tmp_path / "fidelity.png").read_bytes().startswith(b"\x89PNG")
+    # The answers themselves, people beside the partner, one line per speaker.
+    lines = [json.loads(line) for line in (tmp_path / "replay.jsonl").read_text().splitlines()]
+    assert 30 <= len(lines) <= 40 and {r["dialog"] for r in lines} == set(range(20))
+    for record in lines:
+        assert len(record["people"]) == len(record["partner"]) == len(record["questions"]) >= 1
+        assert record["persona"] and all(isinstance(a, str) and a for a in record["partner"])
