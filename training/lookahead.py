@@ -33,14 +33,13 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
-from gymnasium.utils import seeding
 from tqdm.auto import tqdm
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.interview import InterviewEpisode
 from convenv.policies.simple import ScriptedPolicy
-from convenv.training.rollout import EpisodeRecord, episode_record, run_episodes
+from convenv.training.rollout import EpisodeRecord, episode_record, run_episodes, start_episode
 
 NAME = "lookahead (cheats)"
 EXPECTED_NAME = "expected lookahead (knows the truth)"
@@ -96,8 +95,7 @@ def lookahead_episodes(
 
     live, rewards = [], [[] for _ in seeds]  # rewards: what the env paid each turn
     for k in range(len(seeds)):
-        rng, _ = seeding.np_random(int(seeds[k]))
-        live.append(engine.start(rng, env.personas, env.candidate_pool, options[k]))
+        live.append(start_episode(env, seeds[k], options[k]))
     # Episodes that must play the same code: those of one claim, or each on its own.
     keys = [e.claim for e in live] if per_claim else list(range(len(live)))
     index: dict = {}
@@ -136,10 +134,7 @@ def heldout_per_claim_episodes(
     (seeds ``FIT_OFFSET`` on, each pinned to the claim of one scored episode), played
     on the episodes of ``seeds``."""
     options = list(options) if options is not None else [None] * len(seeds)
-    claims = []
-    for seed, option in zip(seeds, options, strict=True):
-        rng, _ = seeding.np_random(int(seed))
-        claims.append(env.engine.start(rng, env.personas, env.candidate_pool, option).claim)
+    claims = [start_episode(env, s, o).claim for s, o in zip(seeds, options, strict=True)]
     fit_seeds = [FIT_OFFSET + int(s) for s in seeds]
     fit_options = [{"persona": list(claim)} for claim in claims]
     fitted = lookahead_episodes(env, fit_seeds, fit_options, batch_size, progress, draws, True)

@@ -89,6 +89,15 @@ def episode_record(
     )
 
 
+def start_episode(
+    env: PersonaInterviewEnv, seed: int, options: Mapping | None = None
+) -> InterviewEpisode:
+    """The episode ``env.reset(seed=seed, options=options)`` starts, without touching
+    ``env`` (many can be played side by side)."""
+    rng, _ = seeding.np_random(int(seed))
+    return env.engine.start(rng, env.personas, env.candidate_pool, options)
+
+
 def run_episodes(
     env: PersonaInterviewEnv,
     policy: ActionPolicy,
@@ -115,8 +124,7 @@ def run_episodes(
             lanes[lane] = None
             return
         k = queue.pop()
-        rng, _ = seeding.np_random(int(seeds[k]))
-        episode = engine.start(rng, env.personas, env.candidate_pool, options[k])
+        episode = start_episode(env, seeds[k], options[k])
         lanes[lane] = (k, episode)
         observations[lane] = engine.observation(episode)
         # What a policy may read: the claim in authentication; in identification the
