@@ -42,12 +42,10 @@ class PoolAuthors:
             raise InvalidArgumentError(
                 "authors is empty; pass one persona per pool response (the speaker who wrote it)."
             )
-        ids: dict[str, int] = {}
-        self._by_fact: dict[int, list[int]] = {}
+        self._by_fact: dict[str, list[int]] = {}  # normalized fact -> rows of its writers
         for row, persona in enumerate(authors):
             for fact in dict.fromkeys(normalize_fact(f) for f in persona):
-                self._by_fact.setdefault(ids.setdefault(fact, len(ids)), []).append(row)
-        self._ids = ids
+                self._by_fact.setdefault(fact, []).append(row)
         self.size = len(authors)
         self.cache_size = cache_size
         self._responses: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
@@ -61,7 +59,7 @@ class PoolAuthors:
         if found is None:
             found = np.zeros(self.size, bool)
             for fact in persona:
-                rows = self._by_fact.get(self._ids.get(normalize_fact(fact), -1))
+                rows = self._by_fact.get(normalize_fact(fact))
                 if rows:
                     found[rows] = True
             self._remember(self._responses, key, found)
