@@ -49,7 +49,7 @@ class PersonaInterviewEnv(gym.Env):
     In authentication the episode draws a *claimed* persona; the partner is that
     persona with probability ``genuine_rate`` and an impostor otherwise
     (``impostor="random"``: another persona; ``"overlap"``: the claim with ``differ``
-    facts replaced). The candidates are the claimed facts plus negatives, and the
+    facts replaced; ``"swap"``: replaced by same-topic facts). The candidates are the claimed facts plus negatives, and the
     claim's *support* is their AUC among the candidates. The final info says whether
     the partner was genuine (``info["genuine"]``); earlier infos do not.
 

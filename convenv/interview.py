@@ -235,9 +235,11 @@ class InterviewEngine:
             )
         claim, genuine = persona, None
         if self.task == "authentication":
+            topics = self._hard_encoder or self.identifier.encoder
             persona, genuine = self.impostors.draw_partner(
-                claim, personas, pool.facts, rng, options
-            )
+                claim, personas, pool.facts, rng, options,
+                nearest=lambda fact: pool.nearest(fact, topics),
+            )  # fmt: skip
         candidates, truth, rows = pool.draw(claim, self.n_negatives, rng, self._hard_encoder)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()

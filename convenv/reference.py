@@ -70,6 +70,10 @@ class CandidatePool:
             rows += nearest_to(sims, fact, self.facts, HARD_POOL, HARD_POOL * 2)
         return rows
 
+    def nearest(self, fact: str, encoder) -> list[str]:
+        """The facts nearest ``fact`` by ``encoder``, nearest first (paraphrases excluded)."""
+        return [self.facts[r] for r in self.nearest_rows((fact,), encoder)]
+
     def sample(
         self, persona: Sequence[str], n_negatives: int, rng: np.random.Generator
     ) -> tuple[tuple[str, ...], np.ndarray]:

@@ -77,6 +77,51 @@ def test_overlap_impostor_shares_and_differs_as_stated(differ):
             assert len(set(partner)) == len(partner)
 
 
+def test_swap_impostor_replaces_facts_with_their_neighbours():
+    claim = PERSONAS[0]
+    facts = sorted({f for p in PERSONAS for f in p})
+    # A hand-made "nearest": each fact's neighbours, a copy of a claimed fact first.
+    near = {
+        f: ["i'm married", *(g for g in facts if g != f and g[:6] == f[:6]), f"i own {i} hats."]
+        for i, f in enumerate(claim)
+    }
+    design = ImpostorDesign(genuine_rate=0.0, impostor="swap", differ=2)
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        partner, genuine = design.draw_partner(claim, PERSONAS, facts, rng, nearest=near.get)
+        assert not genuine
+        changed = [(a, b) for a, b in zip(claim, partner, strict=True) if a != b]
+        assert len(changed) == 2
+        for old, new in changed:
+            assert new in near[old] and new not in claim
+            assert new != "i'm married"  # "i am married." is claimed, in other words
+        assert len(set(partner)) == len(partner)
+    with pytest.raises(InvalidArgumentError, match="pass nearest="):
+        design.draw_partner(claim, PERSONAS, facts, rng)
+    with pytest.raises(InvalidArgumentError, match="found no fact near"):
+        design.draw_partner(claim, PERSONAS, facts, rng, nearest=lambda fact: list(claim))
+
+
+def test_swap_impostor_in_the_env_shares_the_topic(stub_env_kwargs):
+    env = auth_env(stub_env_kwargs, genuine_rate=0.0, impostor="swap", differ=1)
+    encoder = env.engine.identifier.encoder
+    swapped, other = [], []
+    for seed in range(40):
+        env.reset(seed=seed)
+        episode = env.episode
+        ((old, new),) = [
+            (a, b) for a, b in zip(episode.claim, episode.persona, strict=True) if a != b
+        ]
+        assert new in env.candidate_pool.nearest(old, encoder)
+        vectors = encoder.encode([old, new, *episode.claim])
+        swapped.append(vectors[0] @ vectors[1])
+        other.append(
+            np.mean([vectors[0] @ v for v in vectors[2:] if not np.allclose(v, vectors[0])])
+        )
+    # Nearer the fact it replaces than the claim's other facts are: the same topic.
+    assert np.mean(swapped) > np.mean(other) + 0.1
+
+
 def test_random_impostor_is_another_persona(stub_env_kwargs):
     env = auth_env(stub_env_kwargs, genuine_rate=0.0, impostor="random")
     for seed in range(30):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convenv.authentication import IMPOSTOR_KINDS, TASKS
+from convenv.authentication import IMPOSTOR_KINDS, MIXED_KINDS, TASKS
 from convenv.authentication_metrics import (
     accuracy_at,
     calibrate_threshold,
@@ -488,7 +488,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--impostor",
         nargs="+",
         choices=IMPOSTOR_KINDS,
-        default=list(IMPOSTOR_KINDS),
+        default=list(MIXED_KINDS),
         help="authentication: impostor kinds, one benchmark each",
     )
     parser.add_argument(

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from convenv.authentication import IMPOSTOR_KINDS
+from convenv.authentication import MIXED_KINDS
 from convenv.cli import plain
 from convenv.run_manifest import write_run_manifest
 from convenv.training.bench import (
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             policies.append(f"ablate:{model}")
         bench_args = argparse.Namespace(
             task=task,
-            impostor=list(IMPOSTOR_KINDS),
+            impostor=list(MIXED_KINDS),
             policies=policies,
             repeats=args.repeats,
             seed=args.seed,
