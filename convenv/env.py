@@ -49,9 +49,10 @@ class PersonaInterviewEnv(gym.Env):
     In authentication the episode draws a *claimed* persona; the partner is that
     persona with probability ``genuine_rate`` and an impostor otherwise
     (``impostor="random"``: another persona; ``"overlap"``: the claim with ``differ``
-    facts replaced; ``"swap"``: replaced by same-topic facts). The candidates are the claimed facts plus negatives, and the
-    claim's *support* is their AUC among the candidates. The final info says whether
-    the partner was genuine (``info["genuine"]``); earlier infos do not.
+    facts replaced; ``"swap"``: replaced by same-topic facts). The candidates are the
+    claimed facts plus negatives, and the claim's *support* is their AUC among the
+    candidates. The final info says whether the partner was genuine
+    (``info["genuine"]``); earlier infos do not.
 
     ## Action Space
     ``Discrete(len(actions))``: index into the action codes (11 by default: family,
