@@ -5,8 +5,13 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
 
 1. walks down the ranking past every response the consistency judge finds
    contradicts the persona ("i have a cat" for a persona with a black lab);
-2. when the question is about one of its facts and the chosen response does not
-   state it, states that fact instead, with probability ``rates.answer``;
+2. when the question is about one of its facts, states that fact with probability
+   ``rates.answer`` (in its own words if the chosen response does not) and otherwise
+   answers with the best response that does not state it. The ranking alone states
+   the asked-about fact on 89% of such turns; people did on 25%. They answer "do you
+   have pets?" with "yes, he is so sweet." or with what they were about to say;
+   a partner that states the asked-about fact whenever asked makes every question
+   look more revealing than it is to a person;
 3. at its speaker's volunteer rate adds one of its facts it has not said yet
    ("... i love hiking. what about you?" as people do). People differ: some talk
    about themselves on most turns, some hardly ever, so each dialog's speaker draws
@@ -24,9 +29,10 @@ nearest paraphrase would be easier to identify than people (its precision@1 abov
 theirs) while touching fewer facts (its recall@5 below).
 
 Both probabilities and the strengths are calibrated on Persona-Chat *train* dialogs
-(:func:`calibrate_rates`): they top up what the retrieval ranking already reveals to
-what the people in those dialogs revealed. Draws are seeded by the context's seeds,
-turn and persona, so an episode is the same in a single or a vector env.
+(:func:`calibrate_rates`): ``answer`` is the people's rate itself, ``volunteer`` the
+rate that makes the partner state as much of its persona as those people did. Draws
+are seeded by the context's seeds, turn and persona, so an episode is the same in a
+single or a vector env.
 """
 
 from __future__ import annotations
@@ -41,11 +47,10 @@ from tqdm.auto import tqdm
 from convenv.agents.base import DialogContext
 from convenv.errors import InvalidArgumentError
 
-# A sentence this close to a fact states it (fidelity's reveal threshold, MiniLM).
-REVEAL_SIMILARITY = 0.5
-# A question this close to a fact is about it (the retrieval partner's gate is fully
-# open here: relevance_floor 0.3 + relevance_span 0.15).
-ABOUT_SIMILARITY = 0.45
+# REVEAL_SIMILARITY: a sentence this close to a fact states it; ABOUT_SIMILARITY: a
+# question this close to a fact is about it (fidelity measures people with both).
+from convenv.fidelity import ABOUT_SIMILARITY, REVEAL_SIMILARITY, turn_reveals
+
 # A pool sentence this close to a fact hints at or states it in a person's words;
 # closer than the ceiling it is the fact itself (the hard negatives' paraphrase bound).
 PARAPHRASE_FLOOR = 0.4
@@ -70,7 +75,8 @@ STRANGER_FLOOR = 0.6
 
 @dataclass(frozen=True)
 class RevealRates:
-    """How often the partner states the asked-about fact and volunteers another one.
+    """How often the partner states the asked-about fact (on turns whose question is
+    about one of its facts) and volunteers another one.
 
     People differ: some talk about themselves on most turns, some hardly at all. With
     ``concentration`` each speaker (a persona in one dialog) gets its own volunteer
@@ -106,19 +112,21 @@ class RevealRates:
 # From calibrate_rates on train dialogs 2000-2499 (outside the default pool's first
 # 2,000; 1,000 speakers) with the default pool and MiniLM, skipping the words of
 # speakers who shared a fact with the persona played (PoolAuthors); reproduce with
-# `python -m convenv.agents.consistent_partner`. Per turn, people stated the fact a
-# question was about on 25% of such turns and another fact on 42% of all turns; the
-# retrieval ranking states the asked-about fact on 89% and another on 15%. So it
-# needs no help answering. Stating facts with the people's strengths (a third of
-# them below 0.6, some hints below 0.5) and volunteering on 65% of turns on average,
-# each speaker (a persona in one dialog) at its own rate (concentration 0.5, the
-# most spread tried: people's share of facts stated varies over speakers with s.d.
-# 0.283, the partner's 0.275; concentration 1: 0.263; one rate for all: 0.240),
-# brings the share of its facts a speaker states in 8 answers to the people's 0.619
-# (0.618). With the whole pool (a speaker who had the same fact lends its words) the
-# rate was 0.611: such words state a fact more strongly than a test persona's
-# partner can.
-CALIBRATED_RATES = RevealRates(answer=0.0, volunteer=0.646, concentration=0.5)
+# `python -m convenv.agents.consistent_partner` (about 8 minutes). Per turn, people
+# stated the fact a question was about on 25% of such turns and another fact on 42%
+# of all turns; the retrieval ranking states the asked-about fact on 89% and another
+# on 15%. So the partner states the asked-about fact on 25% of such turns (24.7%
+# measured) and otherwise answers with a response that does not. Stating facts with
+# the people's strengths (a third of them below 0.6, some hints below 0.5) and
+# volunteering on 76% of turns on average, each speaker (a persona in one dialog) at
+# its own rate (concentration 0.5, the most spread tried: people's share of facts
+# stated varies over speakers with s.d. 0.283, the partner's 0.270; concentration 1:
+# 0.264; one rate for all: 0.241), brings the share of its facts a speaker states in
+# 8 answers to the people's 0.619 (0.619). It gets there with more statements than
+# people: another fact stated on 66% of turns (people: 42%), some of them a fact it
+# had stated before in other words. Before it held back on asked-about facts (until
+# 2026-11-29) it stated them on 82% and volunteered at 0.646.
+CALIBRATED_RATES = RevealRates(answer=0.251, volunteer=0.764, concentration=0.5)
 
 
 def _hashed_uniforms(key: str, count: int) -> list[float]:
@@ -311,10 +319,14 @@ class ConsistentPartner:
             answers.append(self._answer(context, ranked, relevance))
         return answers
 
-    def consistent_choice(self, context: DialogContext, ranked: np.ndarray) -> str:
+    def consistent_choice(
+        self, context: DialogContext, ranked: np.ndarray, unstated: np.ndarray | None = None
+    ) -> str:
         """The best-ranked response that is new in this dialog, not a contradiction, and
-        (when one exists) not a statement of a stranger's persona fact."""
+        (when one exists) not a statement of a stranger's persona fact; with
+        ``unstated`` (a mask over the persona's facts), one that states none of those."""
         profile = self.judge.profile(context.persona)
+        avoided = None if unstated is None or not unstated.any() else profile.facts[unstated]
         said = set(context.history)
         fallback = None
         barred = None if self.authors is None else self.authors.excluded_responses(context.persona)
@@ -325,30 +337,42 @@ class ConsistentPartner:
             vectors = self.judge.sentence_vectors(text)
             if self.judge.decide(profile.evidence(vectors)) == "contradict":
                 continue
+            if avoided is not None and ((avoided @ vectors.T) >= REVEAL_SIMILARITY).any():
+                continue
             if self.stranger_floor is None or not self._states_a_stranger(profile, text, vectors):
                 return text
             fallback = fallback or text
         if fallback is not None:
             return fallback
         # Every shortlisted response contradicts: a fact of its own never does.
-        return next((f for f in context.persona if f not in said), context.persona[0])
+        own = [
+            f for i, f in enumerate(context.persona) if unstated is None or not unstated[i]
+        ] or list(context.persona)
+        return next((f for f in own if f not in said), own[0])
 
     def _answer(self, context: DialogContext, ranked: np.ndarray, relevance: np.ndarray) -> str:
-        answer = self.consistent_choice(context, ranked)
         persona = context.persona
-        stated = self._stated(persona, [answer])
         about = int(relevance.argmax())
+        is_about = bool(relevance[about] >= ABOUT_SIMILARITY)
         u_answer, u_volunteer = _uniforms(context)
-        if (
-            relevance[about] >= ABOUT_SIMILARITY
-            and not stated[about]
-            and u_answer < self.rates.answer
-        ):
+        answering = is_about and u_answer < self.rates.answer
+        # People seldom say a fact twice (a fact already stated is the only one an answer
+        # states on 7% of their turns; the ranking alone, 27%), and they state the fact
+        # they are asked about at their own rate, not whenever asked.
+        said_before = self._stated(persona, context.history[-2::-2])
+        unstated = said_before.copy()
+        if is_about:
+            unstated[about] = not answering
+        answer = self.consistent_choice(context, ranked, unstated)
+        stated = self._stated(persona, [answer])
+        if answering and not stated[about]:
             answer = self.statement(persona, about, context.dialog_seed)
             stated = np.arange(len(persona)) == about
         rate = self.volunteer_rate(persona, context.dialog_seed)
         if u_volunteer < rate:
-            already = self._stated(persona, context.history[-2::-2]) | stated
+            already = said_before | stated
+            if is_about:
+                already[about] = True  # what is volunteered is *another* fact
             unsaid = np.flatnonzero(~already)
             if len(unsaid):
                 # The draw that decided to volunteer also picks which fact, uniformly.
@@ -407,20 +431,11 @@ class RevealCounts:
 def reveal_counts(encoder, cases: Sequence[tuple[tuple[str, ...], str, str]]) -> RevealCounts:
     """For (persona, question, answer) triples: question about a fact; that fact stated;
     another fact stated (the figures the rates are calibrated on)."""
-    from convenv.identifier import split_sentences
-
     about, answered, volunteered = [], [], []
     for persona, question, answer in cases:
-        facts = encoder.encode(list(persona))
-        relevance = facts @ encoder.encode([question])[0]
-        sentences = list(split_sentences(answer)) or [answer]
-        stated = (facts @ encoder.encode(sentences).T).max(axis=1) >= REVEAL_SIMILARITY
-        target = int(relevance.argmax())
-        is_about = bool(relevance[target] >= ABOUT_SIMILARITY)
-        about.append(is_about)
-        answered.append(bool(stated[target]))
-        others = np.delete(stated, target) if is_about else stated
-        volunteered.append(bool(others.any()))
+        flags = turn_reveals(encoder, persona, [question], [answer])[:3]
+        for into, flag in zip((about, answered, volunteered), flags, strict=True):
+            into.append(bool(flag[0]))
     return RevealCounts(np.array(about), np.array(answered), np.array(volunteered))
 
 
@@ -484,8 +499,7 @@ def calibrate_rates(
     The strengths people state facts with come first (:func:`statement_strengths`),
     then of ``correlations`` the ``strength_correlation`` whose speaker ICC
     (:func:`strength_icc`) is nearest the people's, with the current rates.
-    ``answer`` tops up how often ``base`` states the asked-about fact to the people's
-    rate per turn: ``(people − base) / (1 − base)``. For each of ``concentrations``
+    ``answer`` is the people's rate of stating the asked-about fact. For each of ``concentrations``
     (how much speakers differ), ``volunteer`` is found by bisection so that the share
     of its facts a speaker states within ``max_answers`` answers (fidelity's reveal
     rate) equals the people's; of those, the one whose spread of that share over
@@ -506,9 +520,7 @@ def calibrate_rates(
         reveal_counts(encoder, triples).rates(),
         reveal_counts(encoder, mine).rates(),
     )
-    answer = float(
-        np.clip((people.answer - retrieval.answer) / max(1.0 - retrieval.answer, 1e-9), 0, 1)
-    )
+    answer = people.answer
 
     def partner_with(rates: RevealRates, correlation: float) -> ConsistentPartner:
         return ConsistentPartner(
@@ -521,48 +533,53 @@ def calibrate_rates(
         )
 
     people_icc = strength_icc(encoder, cases)
+    current = RevealRates(answer, CALIBRATED_RATES.volunteer, CALIBRATED_RATES.concentration)
     iccs = [
         strength_icc(
             encoder,
-            replay(partner_with(CALIBRATED_RATES, c), dialogs, max_answers, progress=False),
+            replay(partner_with(current, c), dialogs, max_answers, progress=False),
             "partner",
         )
         for c in correlations
     ]
     correlation = correlations[int(np.argmin([abs(i - people_icc) for i in iccs]))]
 
-    def shares(who: str, rates: RevealRates | None = None) -> np.ndarray:
+    def shares(who: str, rates: RevealRates | None = None) -> tuple[np.ndarray, list]:
         if rates is None:
             played = cases
         else:
             played = replay(partner_with(rates, correlation), dialogs, max_answers, progress=False)
-        return np.array([reveal_share(encoder, c.persona, getattr(c, who)) for c in played])
+        got = np.array([reveal_share(encoder, c.persona, getattr(c, who)) for c in played])
+        return got, played
 
-    wanted = shares("human")
+    wanted, _ = shares("human")
     bar = tqdm(total=steps * len(concentrations), desc="calibrating volunteer rate",
                disable=not progress)  # fmt: skip
-    found: list[tuple[RevealRates, np.ndarray]] = []
+    found: list[tuple[RevealRates, np.ndarray, list]] = []
     for concentration in concentrations:
         low, high = 0.0, 1.0
         for _ in range(steps):
             middle = (low + high) / 2
-            got = shares("partner", RevealRates(answer, middle, concentration)).mean()
+            got = shares("partner", RevealRates(answer, middle, concentration))[0].mean()
             low, high = (middle, high) if got < wanted.mean() else (low, middle)
             bar.update(1)
         rates = RevealRates(answer, round((low + high) / 2, 3), concentration)
-        found.append((rates, shares("partner", rates)))
+        found.append((rates, *shares("partner", rates)))
     bar.close()
-    rates, got = min(found, key=lambda pair: abs(pair[1].std() - wanted.std()))
+    rates, got, played = min(found, key=lambda found: abs(found[1].std() - wanted.std()))
+    turns = [(c.persona, q, a) for c in played for q, a in zip(c.questions, c.partner, strict=True)]
     figures = {
         "people_per_turn": people.__dict__,
         "retrieval_per_turn": retrieval.__dict__,
+        # Not fitted (only ``answer`` is set and the reveal share): a check.
+        "consistent_per_turn": reveal_counts(encoder, turns).rates().__dict__,
         "people_reveal_rate": float(wanted.mean()),
         "people_reveal_spread": float(wanted.std()),
         "consistent_reveal_rate": float(got.mean()),
         "consistent_reveal_spread": float(got.std()),
         "candidates": [
             {**r.__dict__, "reveal_rate": float(g.mean()), "spread": float(g.std())}
-            for r, g in found
+            for r, g, _ in found
         ],
         "speakers": len(cases),
         "strengths": strengths,

@@ -11,6 +11,12 @@ are then measured the same way, side by side:
   (cosine ≥ ``threshold`` with the fact);
 - wrong-candidate rate: the share of answer sentences that match a wrong candidate;
 - relevance: the cosine between an answer and the utterance it answers;
+- asked-about fact stated: on turns whose utterance is about one of the persona's
+  facts (cosine ≥ 0.45 with the nearest), the share whose answer states that fact;
+  another fact stated: the share of turns whose answer states some other fact; only
+  restated facts: the share of turns whose answer states facts, all stated before
+  by the same speaker. They are per turn (pooled over speakers), and show how much
+  what is asked decides what is said, and how often a speaker repeats itself;
 - contradiction and entailment rates: the share of answers the consistency judge
   (:mod:`convenv.consistency`) finds contradict or entail the persona.
 
@@ -30,11 +36,16 @@ from convenv.identifier import split_sentences
 from convenv.metrics import ranking_metrics
 from convenv.personachat import Dialog, fact_pool
 from convenv.reference import CandidatePool
-from convenv.statistics import clustered_bootstrap, mean_of
+from convenv.statistics import clustered_bootstrap, mean_of, ratio_of
 
 # A sentence this close to a fact states it (the identifier's own scale, MiniLM).
 REVEAL_SIMILARITY = 0.5
+# An utterance this close to a fact is about it (the retrieval partner's relevance
+# gate is fully open here).
+ABOUT_SIMILARITY = 0.45
 FIGURES = ("precision@1", "recall@5", "mrr")
+# Per-turn figures: their numerator and denominator are summed over speakers.
+TURN_FIGURES = ("asked-about fact stated", "another fact stated", "only restated facts")
 
 
 @dataclass
@@ -56,39 +67,52 @@ def replay(
     max_answers: int = 8,
     batch_size: int = 256,
     progress: bool = True,
+    teacher_forced: bool = False,
 ) -> list[ReplayCase]:
-    """The partner's answers in place of each speaker, on the real dialog history."""
+    """The partner's answers in place of each speaker, turn by turn.
+
+    The other speaker's utterances are the real ones; the speaker's own earlier turns
+    are the partner's earlier answers, so it knows what *it* has said (what it
+    volunteers and whether it repeats itself depend on that). ``teacher_forced``: the
+    speaker's own real turns instead (every answer is then independent of the others).
+    """
     cases: list[ReplayCase] = []
-    contexts: list[DialogContext] = []
+    slots: list[list[tuple[int, int]]] = []  # per case: (dialog turn, seed) of each answer
     for k, dialog in enumerate(dialogs):
         for speaker in (1, 2):
             persona = dialog.persona_of(speaker)
             if not persona:
                 continue
             case = ReplayCase(k, persona, [], [], [])
-            for j in range(speaker - 1, len(dialog.turns), 2):
-                if j == 0:
-                    continue  # the dialog's opener answers nothing
-                if len(case.human) == max_answers:
-                    break
+            turns = [j for j in range(speaker - 1, len(dialog.turns), 2) if j > 0]
+            for j in turns[:max_answers]:  # the dialog's opener answers nothing
                 case.questions.append(dialog.turns[j - 1])
                 case.human.append(dialog.turns[j])
-                contexts.append(
-                    DialogContext(
-                        tuple(dialog.turns[:j]), persona, seed=j, dialog_seed=2 * k + speaker
-                    )
-                )
             cases.append(case)
-    answers: list[str] = []
-    bar = tqdm(total=len(contexts), desc="partner answers", disable=not progress)
-    for start in range(0, len(contexts), batch_size):
-        answers += partner.respond(contexts[start : start + batch_size])
-        bar.update(min(batch_size, len(contexts) - start))
+            slots.append(turns[:max_answers])
+    bar = tqdm(total=sum(map(len, slots)), desc="partner answers", disable=not progress)
+    # Round r answers every case's r-th turn: its context holds the answers of rounds < r.
+    for round_ in range(max((len(s) for s in slots), default=0)):
+        playing = [i for i, s in enumerate(slots) if len(s) > round_]
+        contexts = []
+        for i in playing:
+            case, j = cases[i], slots[i][round_]
+            history = list(dialogs[case.dialog].turns[:j])
+            if not teacher_forced:
+                for earlier, answer in zip(slots[i][:round_], case.partner, strict=True):
+                    history[earlier] = answer
+            speaker = 1 if j % 2 == 0 else 2
+            contexts.append(
+                DialogContext(
+                    tuple(history), case.persona, seed=j, dialog_seed=2 * case.dialog + speaker
+                )
+            )
+        for start in range(0, len(contexts), batch_size):
+            answers = partner.respond(contexts[start : start + batch_size])
+            for i, answer in zip(playing[start : start + batch_size], answers, strict=True):
+                cases[i].partner.append(answer)
+            bar.update(len(answers))
     bar.close()
-    position = 0
-    for case in cases:
-        case.partner = answers[position : position + len(case.human)]
-        position += len(case.human)
     return cases
 
 
@@ -98,6 +122,36 @@ def reveal_share(
     """The share of the persona's facts that some answer sentence states."""
     sentences = [t for a in answers for t in split_sentences(a)] or [""]
     return _share(encoder.encode(list(persona)) @ encoder.encode(sentences).T, 1, threshold)
+
+
+def turn_reveals(
+    encoder,
+    persona: Sequence[str],
+    questions: Sequence[str],
+    answers: Sequence[str],
+    threshold: float = REVEAL_SIMILARITY,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per answer (in dialog order): was its question about one of the persona's facts
+    (the nearest, at cosine ≥ ``ABOUT_SIMILARITY``), did it state that fact, did it
+    state another one, did it state only facts that earlier answers had stated."""
+    if not answers:
+        empty = np.zeros(0, bool)
+        return empty, empty, empty, empty
+    facts = encoder.encode(list(persona))
+    relevance = encoder.encode(list(questions)) @ facts.T  # (turns, facts)
+    target = relevance.argmax(axis=1)
+    about = relevance[np.arange(len(answers)), target] >= ABOUT_SIMILARITY
+    answered, another, restated = [], [], []
+    before = np.zeros(len(persona), bool)
+    for turn, answer in enumerate(answers):
+        sentences = list(split_sentences(answer)) or [answer]
+        stated = (facts @ encoder.encode(sentences).T).max(axis=1) >= threshold
+        answered.append(bool(stated[target[turn]]))
+        others = np.delete(stated, target[turn]) if about[turn] else stated
+        another.append(bool(others.any()))
+        restated.append(bool(stated.any() and not (stated & ~before).any()))
+        before |= stated
+    return about, np.array(answered), np.array(another), np.array(restated)
 
 
 def _share(matrix: np.ndarray, axis: int, threshold: float) -> float:
@@ -122,6 +176,7 @@ def measure(
     encoder = identifier.encoder
     clusters = [c.dialog for c in cases]
     per_case: dict[str, dict[str, list[float]]] = {}
+    per_turn: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for who in ("human", "partner"):
         said = [getattr(c, who) for c in cases]
         for n in n_answers:
@@ -142,6 +197,22 @@ def measure(
                 )
             )
         per_case.setdefault("reveal rate", {})[who] = reveal
+        turns = [
+            turn_reveals(encoder, c.persona, c.questions, a, threshold)
+            for c, a in zip(cases, said, strict=True)
+        ]
+        per_turn[("asked-about fact stated", who)] = (
+            [float((ans & ab).sum()) for ab, ans, _, _ in turns],
+            [float(ab.sum()) for ab, _, _, _ in turns],
+        )
+        for figure, flags in (
+            ("another fact stated", [t[2] for t in turns]),
+            ("only restated facts", [t[3] for t in turns]),
+        ):
+            per_turn[(figure, who)] = (
+                [float(f.sum()) for f in flags],
+                [float(len(f)) for f in flags],
+            )
         per_case.setdefault("wrong-candidate rate", {})[who] = wrong
         per_case.setdefault("relevance", {})[who] = relevance
         if judge is not None:
@@ -155,13 +226,19 @@ def measure(
                 per_case.setdefault(figure, {})[who] = [
                     float(np.mean([v == label for v in case])) if case else 0.0 for case in verdicts
                 ]
-    return {
+    results = {
         figure: {
             who: clustered_bootstrap(mean_of(values), clusters, resamples, seed=seed)
             for who, values in by_who.items()
         }
         for figure, by_who in per_case.items()
     }
+    for (figure, who), (events, turns_of) in per_turn.items():
+        statistic = ratio_of(events, turns_of)
+        results.setdefault(figure, {})[who] = clustered_bootstrap(
+            statistic, clusters, resamples, seed=seed
+        )
+    return results
 
 
 def markdown_table(results: dict[str, dict[str, tuple[float, float, float]]], name: str) -> str:

@@ -66,6 +66,13 @@ def mean_of(values: Sequence[float] | np.ndarray) -> Statistic:
     return lambda idx: float(values[idx].mean())
 
 
+def ratio_of(numerators: Sequence[float], denominators: Sequence[float]) -> Statistic:
+    """A statistic: ``sum(numerators) / sum(denominators)`` over the chosen episodes (a
+    rate over events that episodes hold different numbers of; 0 when there are none)."""
+    top, bottom = np.asarray(numerators, np.float64), np.asarray(denominators, np.float64)
+    return lambda idx: float(top[idx].sum() / bottom[idx].sum()) if bottom[idx].sum() else 0.0
+
+
 def difference_of(first: Statistic, second: Statistic) -> Statistic:
     """A statistic: ``first − second`` on the same episodes (a paired difference)."""
     return lambda idx: first(idx) - second(idx)

@@ -14,10 +14,12 @@ from convenv.agents.consistent_partner import (
     ConsistentPartner,
     RevealRates,
     calibrate_rates,
+    reveal_counts,
     statement_strengths,
     strength_icc,
 )
 from convenv.errors import InvalidArgumentError
+from convenv.identifier import split_sentences
 from convenv.personachat import fact_pool, load_dialogs, load_personas
 
 pytestmark = pytest.mark.slow
@@ -65,6 +67,54 @@ def test_states_the_asked_about_fact_when_told_to(default_components, judge):
     facts = default_components.encoder.encode(list(persona))
     said = default_components.encoder.encode([answer])[0]
     assert (facts @ said).argmax() == 0 and (facts @ said).max() >= 0.5
+
+
+def test_answers_the_asked_about_fact_at_the_rate_it_is_told(
+    default_components, judge, sampled_turns
+):
+    turns = sampled_turns
+
+    def answered(partner) -> float:
+        answers = partner.respond(turns)
+        triples = [(c.persona, c.history[-1], a) for c, a in zip(turns, answers, strict=True)]
+        counts = reveal_counts(default_components.encoder, triples)
+        assert counts.about.sum() >= 60  # enough questions about a fact to measure
+        return float(counts.answered[counts.about].mean())
+
+    # The ranking alone states it on most such turns (people: a quarter of them).
+    assert answered(default_components.partner) > 0.6
+    assert (
+        answered(ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 0.0))) == 0
+    )
+    assert (
+        answered(ConsistentPartner(default_components.partner, judge, RevealRates(1.0, 0.0))) > 0.95
+    )
+    # Nor does it slip the fact in as a volunteered one: volunteering adds *another*
+    # (whose words may still come near the asked-about fact now and then).
+    talkative = ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 1.0))
+    assert answered(talkative) < 0.15
+
+
+def test_does_not_say_a_fact_twice(default_components, judge, sampled_turns):
+    # Each speaker has already said its first fact; people seldom say one again.
+    turns = [
+        DialogContext(("hi!", c.persona[0], c.history[-1]), c.persona, c.seed)
+        for c in sampled_turns
+    ]
+    encoder = default_components.encoder
+
+    def restated(partner) -> int:
+        answers = partner.respond(turns)
+        firsts = encoder.encode([c.persona[0] for c in turns])
+        return sum(
+            float((encoder.encode(split_sentences(a) or [a]) @ first).max()) >= 0.5
+            for a, first in zip(answers, firsts, strict=True)
+        )
+
+    assert restated(default_components.partner) >= 20  # the ranking does: the test can fail
+    assert (
+        restated(ConsistentPartner(default_components.partner, judge, RevealRates(0.0, 0.0))) == 0
+    )
 
 
 def test_volunteers_unsaid_facts_reproducibly(default_components, judge, sampled_turns):

@@ -102,3 +102,14 @@ def test_auc_matches_scikit_learn_on_random_and_tied_scores() -> None:
         scores = rng.integers(0, 3, n).astype(float) if trial % 2 else rng.random(n)
         assert ranking_metrics(scores, truth)["auc"] == pytest.approx(roc_auc_score(truth, scores))
     assert ranking_metrics(np.zeros(6), [True, False, True, False, False, False])["auc"] == 0.5
+
+
+def test_ratio_of_pools_events_over_episodes():
+    from convenv.statistics import clustered_bootstrap, ratio_of
+
+    # Episode 0: 1 of 1 turns; episode 1: 1 of 9; the pooled rate is 2/10, not 0.56.
+    statistic = ratio_of([1, 1], [1, 9])
+    assert statistic(np.arange(2)) == pytest.approx(0.2)
+    assert statistic(np.array([0, 0])) == 1.0 and ratio_of([0], [0])(np.array([0])) == 0.0
+    value, low, high = clustered_bootstrap(statistic, [0, 1], n_resamples=200)
+    assert value == pytest.approx(0.2) and 0.1 <= low <= value <= high <= 1.0
