@@ -65,10 +65,10 @@ PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795,
 # Some people state everything loosely, some everything nearly word for word: of the
 # variance of those strengths, 0.128 is between speakers (intraclass correlation, ICC,
 # over the touched facts of train dialogs 2000-2499). Drawing every fact on its own
-# gives the partner 0.017. Its speakers draw a looseness that correlates their facts'
-# target strengths by this much, which gives 0.126 (0.30: 0.094, 0.60: 0.160; from
-# calibrate_rates, like CALIBRATED_RATES).
-PEOPLE_STRENGTH_CORRELATION = 0.45
+# gives the partner 0.033. Its speakers draw a looseness that correlates their facts'
+# target strengths by this much, which gives 0.128 (0.15: 0.080, 0.45: 0.162; at
+# CALIBRATED_RATES).
+PEOPLE_STRENGTH_CORRELATION = 0.3
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
 
@@ -111,22 +111,24 @@ class RevealRates:
 
 # From calibrate_rates on train dialogs 2000-2499 (outside the default pool's first
 # 2,000; 1,000 speakers) with the default pool and MiniLM, skipping the words of
-# speakers who shared a fact with the persona played (PoolAuthors); reproduce with
-# `python -m convenv.agents.consistent_partner` (about 8 minutes). Per turn, people
-# stated the fact a question was about on 25% of such turns and another fact on 42%
-# of all turns; the retrieval ranking states the asked-about fact on 89% and another
-# on 15%. So the partner states the asked-about fact on 25% of such turns (24.7%
-# measured) and otherwise answers with a response that does not. Stating facts with
-# the people's strengths (a third of them below 0.6, some hints below 0.5) and
-# volunteering on 76% of turns on average, each speaker (a persona in one dialog) at
-# its own rate (concentration 0.5, the most spread tried: people's share of facts
-# stated varies over speakers with s.d. 0.283, the partner's 0.270; concentration 1:
-# 0.264; one rate for all: 0.241), brings the share of its facts a speaker states in
-# 8 answers to the people's 0.619 (0.619). It gets there with more statements than
-# people: another fact stated on 66% of turns (people: 42%), some of them a fact it
-# had stated before in other words. Before it held back on asked-about facts (until
-# 2026-11-29) it stated them on 82% and volunteered at 0.646.
-CALIBRATED_RATES = RevealRates(answer=0.251, volunteer=0.764, concentration=0.5)
+# speakers who shared a fact with the persona played (PoolAuthors), each speaker
+# replayed on its own earlier answers; reproduce with `python -m
+# convenv.agents.consistent_partner` (about 8 minutes). Per turn, people stated the
+# fact a question was about on 25% of such turns and another fact on 42% of all
+# turns (8% only facts they had stated before); the retrieval ranking states the
+# asked-about fact on 88% and another on 15%. So the partner states the asked-about
+# fact on 25% of such turns (22.9% measured) and otherwise answers with a response
+# that does not, and never says a fact twice. Stating facts with the people's
+# strengths (a third of them below 0.6, some hints below 0.5) and volunteering
+# another fact on 39% of turns brings the share of its facts a speaker states in 8
+# answers to the people's 0.619 (0.619); another fact stated on 35% of turns. One
+# rate for all is the spread nearest the people's: the share stated varies over
+# speakers with s.d. 0.284 (people: 0.283; a Beta spread of concentration 1: 0.329,
+# 0.5: 0.338), because a speaker that volunteers early leaves fewer facts to state.
+# Earlier partners, replayed on the people's own turns, did not see what they had
+# said; they repeated themselves (only restated facts on 27% of turns) and stated
+# the asked-about fact on 82% of such turns (volunteer rate 0.611, then 0.646).
+CALIBRATED_RATES = RevealRates(answer=0.251, volunteer=0.389, concentration=None)
 
 
 def _hashed_uniforms(key: str, count: int) -> list[float]:
