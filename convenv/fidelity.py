@@ -1,8 +1,9 @@
 """How faithfully a partner stands in for the people it imitates.
 
 The ConvAI2 validation dialogs are replayed: at every turn of a speaker (after the
-first utterance of the dialog), the partner gets that speaker's persona and the real
-dialog so far, and answers in the speaker's place. Its answers and the speaker's own
+first utterance of the dialog), the partner gets that speaker's persona and the
+dialog so far (the other speaker's real utterances, its own earlier answers), and
+answers in the speaker's place. Its answers and the speaker's own
 are then measured the same way, side by side:
 
 - identification after 2 / 4 / 8 answers (precision@1, recall@5, MRR) over the same

@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip", type=int, default=0, help="start at this dialog")
     parser.add_argument("--answers", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument(
+        "--teacher-forced",
+        action="store_true",
+        help="the speaker's own earlier turns are the people's, not the partner's answers",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: free)")
@@ -106,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     from convenv.personachat import fact_pool, load_personas
 
     judge = ConsistencyJudge(identifier.encoder, fact_pool(load_personas("train")))
-    cases = replay(partner, dialogs, max(args.answers), progress=args.progress)
+    cases = replay(
+        partner, dialogs, max(args.answers), progress=args.progress,
+        teacher_forced=args.teacher_forced,
+    )  # fmt: skip
     results = measure(cases, identifier, args.answers, seed=args.seed, judge=judge)
     name = args.partner if args.model is None else f"{args.partner} ({args.model})"
     table = markdown_table(results, name)
