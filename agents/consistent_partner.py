@@ -8,14 +8,15 @@ On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
 2. when the question is about one of its facts, states that fact with probability
    ``rates.answer`` (in its own words if the chosen response does not) and otherwise
    answers with the best response that does not state it. The ranking alone states
-   the asked-about fact on 89% of such turns; people did on 25%. They answer "do you
+   the asked-about fact on 88% of such turns; people did on 25%. They answer "do you
    have pets?" with "yes, he is so sweet." or with what they were about to say;
    a partner that states the asked-about fact whenever asked makes every question
    look more revealing than it is to a person;
 3. at its speaker's volunteer rate adds one of its facts it has not said yet
-   ("... i love hiking. what about you?" as people do). People differ: some talk
-   about themselves on most turns, some hardly ever, so each dialog's speaker draws
-   its own rate (mean ``rates.volunteer``, spread ``rates.concentration``).
+   ("... i love hiking. what about you?" as people do), never one it has said
+   before. ``rates.concentration`` can give each dialog's speaker its own rate (mean
+   ``rates.volunteer``); the calibrated partner does without, since one rate already
+   spreads the share of facts stated over speakers as much as people's.
 
 A fact is stated in people's words where the pool has them: a pool sentence with
 cosine in ``[paraphrase_floor, 0.9)`` to the fact that the judge does not find
@@ -358,8 +359,8 @@ class ConsistentPartner:
         is_about = bool(relevance[about] >= ABOUT_SIMILARITY)
         u_answer, u_volunteer = _uniforms(context)
         answering = is_about and u_answer < self.rates.answer
-        # People seldom say a fact twice (a fact already stated is the only one an answer
-        # states on 7% of their turns; the ranking alone, 27%), and they state the fact
+        # People seldom say a fact twice (an answer states only facts said before on 7%
+        # of their turns; the partner before this rule, 27%), and they state the fact
         # they are asked about at their own rate, not whenever asked.
         said_before = self._stated(persona, context.history[-2::-2])
         unstated = said_before.copy()
