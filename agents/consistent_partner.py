@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -434,12 +434,14 @@ class RevealCounts:
 def reveal_counts(encoder, cases: Sequence[tuple[tuple[str, ...], str, str]]) -> RevealCounts:
     """For (persona, question, answer) triples: question about a fact; that fact stated;
     another fact stated (the figures the rates are calibrated on)."""
-    about, answered, volunteered = [], [], []
-    for persona, question, answer in cases:
-        flags = turn_reveals(encoder, persona, [question], [answer])[:3]
-        for into, flag in zip((about, answered, volunteered), flags, strict=True):
-            into.append(bool(flag[0]))
-    return RevealCounts(np.array(about), np.array(answered), np.array(volunteered))
+    turns = [
+        turn_reveals(encoder, persona, [question], [answer]) for persona, question, answer in cases
+    ]
+    return RevealCounts(
+        np.array([bool(t.about[0]) for t in turns]),
+        np.array([bool(t.answered[0]) for t in turns]),
+        np.array([bool(t.another[0]) for t in turns]),
+    )
 
 
 def statement_strengths(
@@ -536,7 +538,7 @@ def calibrate_rates(
         )
 
     people_icc = strength_icc(encoder, cases)
-    current = RevealRates(answer, CALIBRATED_RATES.volunteer, CALIBRATED_RATES.concentration)
+    current = replace(CALIBRATED_RATES, answer=answer)
     iccs = [
         strength_icc(
             encoder,

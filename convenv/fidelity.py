@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -78,7 +79,7 @@ def replay(
     speaker's own real turns instead (every answer is then independent of the others).
     """
     cases: list[ReplayCase] = []
-    slots: list[list[tuple[int, int]]] = []  # per case: (dialog turn, seed) of each answer
+    slots: list[list[int]] = []  # per case: the dialog turn of each answer
     for k, dialog in enumerate(dialogs):
         for speaker in (1, 2):
             persona = dialog.persona_of(speaker)
@@ -125,19 +126,27 @@ def reveal_share(
     return _share(encoder.encode(list(persona)) @ encoder.encode(sentences).T, 1, threshold)
 
 
+class TurnReveals(NamedTuple):
+    """Per answer, in dialog order (boolean arrays, one entry per answer)."""
+
+    about: np.ndarray  # its question is about one of the persona's facts
+    answered: np.ndarray  # it states the fact its question is nearest
+    another: np.ndarray  # it states another fact
+    restated: np.ndarray  # it states facts, all of them stated by earlier answers
+
+
 def turn_reveals(
     encoder,
     persona: Sequence[str],
     questions: Sequence[str],
     answers: Sequence[str],
     threshold: float = REVEAL_SIMILARITY,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per answer (in dialog order): was its question about one of the persona's facts
-    (the nearest, at cosine ≥ ``ABOUT_SIMILARITY``), did it state that fact, did it
-    state another one, did it state only facts that earlier answers had stated."""
+) -> TurnReveals:
+    """What each answer states (see :class:`TurnReveals`; a question is about the fact
+    nearest it when their cosine is at least ``ABOUT_SIMILARITY``)."""
     if not answers:
         empty = np.zeros(0, bool)
-        return empty, empty, empty, empty
+        return TurnReveals(empty, empty, empty, empty)
     facts = encoder.encode(list(persona))
     relevance = encoder.encode(list(questions)) @ facts.T  # (turns, facts)
     target = relevance.argmax(axis=1)
@@ -152,7 +161,7 @@ def turn_reveals(
         another.append(bool(others.any()))
         restated.append(bool(stated.any() and not (stated & ~before).any()))
         before |= stated
-    return about, np.array(answered), np.array(another), np.array(restated)
+    return TurnReveals(about, np.array(answered), np.array(another), np.array(restated))
 
 
 def _share(matrix: np.ndarray, axis: int, threshold: float) -> float:
@@ -203,12 +212,12 @@ def measure(
             for c, a in zip(cases, said, strict=True)
         ]
         per_turn[("asked-about fact stated", who)] = (
-            [float((ans & ab).sum()) for ab, ans, _, _ in turns],
-            [float(ab.sum()) for ab, _, _, _ in turns],
+            [float((t.answered & t.about).sum()) for t in turns],
+            [float(t.about.sum()) for t in turns],
         )
         for figure, flags in (
-            ("another fact stated", [t[2] for t in turns]),
-            ("only restated facts", [t[3] for t in turns]),
+            ("another fact stated", [t.another for t in turns]),
+            ("only restated facts", [t.restated for t in turns]),
         ):
             per_turn[(figure, who)] = (
                 [float(f.sum()) for f in flags],
