@@ -1,8 +1,9 @@
-"""Who speaks: the DialogAgent protocol and its offline, model-backed and human agents.
+"""Who speaks: the DialogAgent protocol and the speakers that implement it.
 
-Nothing here knows about RL; the environment talks to agents only through
-:class:`DialogAgent.respond`. The model-backed agents import torch and transformers,
-so they load on first use: ``from convenv.agents import PersonaGPTAgent``.
+Nothing here knows about RL or about how partners are measured; the environment talks
+to agents only through :meth:`DialogAgent.respond`. The model-backed agents import
+torch and transformers, so they load on first use: ``from convenv.agents import
+PersonaGPTAgent``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ _LAZY = {
     "PersonaGPTUnavailable": "convenv.agents.personagpt",
     "RetrievalPartner": "convenv.agents.retrieval",
     "RetrievalInterviewer": "convenv.agents.retrieval",
-    "SentenceEncoder": "convenv.agents.sentence_encoder",
     "HumanAgent": "convenv.agents.human",
-    "build_tiny_personagpt": "convenv.agents.tiny_personagpt",
     "ConsistentPartner": "convenv.agents.consistent_partner",
     "RevealRates": "convenv.agents.consistent_partner",
     "PoolAuthors": "convenv.agents.pool_authors",
-    "resolve_model_source": "convenv.agents.model_source",
-    "build_tiny_gguf": "convenv.agents.tiny_gguf",
 }
 
 __getattr__ = lazy_attributes(__name__, _LAZY)

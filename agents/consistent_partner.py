@@ -4,71 +4,57 @@ it talks about itself about as often as the Persona-Chat speakers did.
 On top of :class:`~convenv.agents.retrieval.RetrievalPartner`'s ranking it
 
 1. walks down the ranking past every response the consistency judge finds
-   contradicts the persona ("i have a cat" for a persona with a black lab);
+   contradicts the persona ("i have a cat" for a persona with a black lab), and past
+   responses that state some other persona's fact (the stranger who wrote them);
 2. when the question is about one of its facts, states that fact with probability
-   ``rates.answer`` (in its own words if the chosen response does not) and otherwise
-   answers with the best response that does not state it. The ranking alone states
-   the asked-about fact on 88% of such turns; people did on 25%. They answer "do you
-   have pets?" with "yes, he is so sweet." or with what they were about to say;
-   a partner that states the asked-about fact whenever asked makes every question
-   look more revealing than it is to a person;
+   ``rates.answer`` and otherwise answers with the best response that does not state
+   it (people answer "do you have pets?" with "yes, he is so sweet." as often as with
+   their pet);
 3. at its speaker's volunteer rate adds one of its facts it has not said yet
-   ("... i love hiking. what about you?" as people do), never one it has said
-   before. ``rates.concentration`` can give each dialog's speaker its own rate (mean
-   ``rates.volunteer``); the calibrated partner does without, since one rate already
-   spreads the share of facts stated over speakers as much as people's.
+   ("... i love hiking. what about you?"), never one it has said before.
 
 A fact is stated in people's words where the pool has them: a pool sentence with
 cosine in ``[paraphrase_floor, 0.9)`` to the fact that the judge does not find
-contradicts the persona ("i've a black lab." → "i have a black lab named max."); the
-fact's own words only when no sentence is close enough. People rarely recite their
-persona card, and they state a fact with every strength from a hint ("i love being
-outdoors" for "i like to hike") to nearly its words: each fact gets a target cosine
-drawn from the strengths people used (``strengths``, quantiles measured on train
-dialogs) and the pool sentence nearest that target. A partner that always picked the
-nearest paraphrase would be easier to identify than people (its precision@1 above
-theirs) while touching fewer facts (its recall@5 below).
+contradicts the persona ("i've a black lab." -> "i have a black lab named max."), the
+fact's own words only when no sentence is close enough. Each fact gets a target
+strength (cosine) drawn from the strengths people used, and the pool sentence
+nearest that target.
 
-Both probabilities and the strengths are calibrated on Persona-Chat *train* dialogs
-(:func:`calibrate_rates`): ``answer`` is the people's rate itself, ``volunteer`` the
-rate that makes the partner state as much of its persona as those people did. Draws
-are seeded by the context's seeds, turn and persona, so an episode is the same in a
-single or a vector env.
+The rates and strengths are measured on Persona-Chat *train* dialogs by
+``benchmarks/calibrate_consistent_partner.py``. Draws are seeded by the context's
+seeds, turn and persona, so an episode is the same in a single or a vector env.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from convenv.agents.base import DialogContext
 from convenv.errors import InvalidArgumentError
-
-# REVEAL_SIMILARITY: a sentence this close to a fact states it; ABOUT_SIMILARITY: a
-# question this close to a fact is about it (fidelity measures people with both).
-from convenv.fidelity import ABOUT_SIMILARITY, REVEAL_SIMILARITY, turn_reveals
+from convenv.vocabulary import (
+    ABOUT_SIMILARITY,
+    PARAPHRASE_SIMILARITY,
+    REVEAL_SIMILARITY,
+    split_sentences,
+)
 
 # A pool sentence this close to a fact hints at or states it in a person's words;
-# closer than the ceiling it is the fact itself (the hard negatives' paraphrase bound).
+# from the paraphrase bound up it is the fact itself.
 PARAPHRASE_FLOOR = 0.4
-PARAPHRASE_CEILING = 0.9
 # How many pool sentences nearest a fact's target strength the judge is asked about.
 STATEMENT_SHORTLIST = 64
 # How strongly people state a fact they touch at all: deciles (0, 10, ..., 100%) of
 # the best cosine between a fact and their answers (8 per speaker) over the facts
-# with one at or above PARAPHRASE_FLOOR; from calibrate_rates on train dialogs
-# 2000-2499 (see CALIBRATED_RATES).
+# with one at or above PARAPHRASE_FLOOR (train dialogs 2000-2499).
 PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795, 0.857, 1.0)
-# Some people state everything loosely, some everything nearly word for word: of the
-# variance of those strengths, 0.128 is between speakers (intraclass correlation, ICC,
-# over the touched facts of train dialogs 2000-2499). Drawing every fact on its own
-# gives the partner 0.033. Its speakers draw a looseness that correlates their facts'
-# target strengths by this much, which gives 0.128 (0.15: 0.080, 0.45: 0.162; at
-# CALIBRATED_RATES).
+# Some people state everything loosely, some nearly word for word: 0.128 of the
+# variance of those strengths is between speakers (their intraclass correlation). A
+# speaker's looseness correlates its facts' target strengths by this much, which gives
+# the partner the same 0.128 (drawing each fact on its own gives 0.033).
 PEOPLE_STRENGTH_CORRELATION = 0.3
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
@@ -110,25 +96,12 @@ class RevealRates:
         return float(beta.ppf(share, a, self.concentration - a))
 
 
-# From calibrate_rates on train dialogs 2000-2499 (outside the default pool's first
-# 2,000; 1,000 speakers) with the default pool and MiniLM, skipping the words of
-# speakers who shared a fact with the persona played (PoolAuthors), each speaker
-# replayed on its own earlier answers; reproduce with `python -m
-# convenv.agents.consistent_partner` (about 8 minutes). Per turn, people stated the
-# fact a question was about on 25% of such turns and another fact on 42% of all
-# turns (8% only facts they had stated before); the retrieval ranking states the
-# asked-about fact on 88% and another on 15%. So the partner states the asked-about
-# fact on 25% of such turns (22.9% measured) and otherwise answers with a response
-# that does not, and never says a fact twice. Stating facts with the people's
-# strengths (a third of them below 0.6, some hints below 0.5) and volunteering
-# another fact on 39% of turns brings the share of its facts a speaker states in 8
-# answers to the people's 0.619 (0.619); another fact stated on 35% of turns. One
-# rate for all is the spread nearest the people's: the share stated varies over
-# speakers with s.d. 0.284 (people: 0.283; a Beta spread of concentration 1: 0.329,
-# 0.5: 0.338), because a speaker that volunteers early leaves fewer facts to state.
-# Earlier partners, replayed on the people's own turns, did not see what they had
-# said; they repeated themselves (only restated facts on 27% of turns) and stated
-# the asked-about fact on 82% of such turns (volunteer rate 0.611, then 0.646).
+# Measured on train dialogs 2000-2499 (outside the default pool; 1,000 speakers), each
+# speaker replayed on its own earlier answers. People state the fact a question is
+# about on 25% of such turns: ``answer`` is that rate. ``volunteer`` is the rate that
+# makes a speaker state as much of its persona in 8 answers as the people did (0.619);
+# one rate for everybody spreads that share over speakers as the people's does (s.d.
+# 0.284, people 0.283), where a Beta spread of rates overshoots (0.33).
 CALIBRATED_RATES = RevealRates(answer=0.251, volunteer=0.389, concentration=None)
 
 
@@ -239,8 +212,6 @@ class ConsistentPartner:
         """The pool's response sentences and their embeddings (the identifier's warm-up
         embeds the same list, so the matrix usually comes from the disk cache)."""
         if self._sentences is None:
-            from convenv.identifier import split_sentences
-
             texts = self.base.response_texts
             split = [split_sentences(u) for u in texts]
             sentences = list(dict.fromkeys(t for parts in split for t in parts))
@@ -280,7 +251,7 @@ class ConsistentPartner:
                 shortlist = shortlist[np.lexsort((-similarity[shortlist], distance[shortlist]))]
                 for row in shortlist.tolist():
                     if not (
-                        self.paraphrase_floor <= similarity[row] < PARAPHRASE_CEILING
+                        self.paraphrase_floor <= similarity[row] < PARAPHRASE_SIMILARITY
                         and np.isfinite(distance[row])  # not a sharer's words
                     ):
                         continue
@@ -414,199 +385,3 @@ class ConsistentPartner:
                 axis=1
             ) >= REVEAL_SIMILARITY
         return stated
-
-
-@dataclass(frozen=True)
-class RevealCounts:
-    """Per speaker turn: was the question about a fact, was it stated, was another."""
-
-    about: np.ndarray
-    answered: np.ndarray
-    volunteered: np.ndarray
-
-    def rates(self) -> RevealRates:
-        return RevealRates(
-            float(self.answered[self.about].mean()) if self.about.any() else 0.0,
-            float(self.volunteered.mean()) if len(self.volunteered) else 0.0,
-        )
-
-
-def reveal_counts(encoder, cases: Sequence[tuple[tuple[str, ...], str, str]]) -> RevealCounts:
-    """For (persona, question, answer) triples: question about a fact; that fact stated;
-    another fact stated (the figures the rates are calibrated on)."""
-    turns = [
-        turn_reveals(encoder, persona, [question], [answer]) for persona, question, answer in cases
-    ]
-    return RevealCounts(
-        np.array([bool(t.about[0]) for t in turns]),
-        np.array([bool(t.answered[0]) for t in turns]),
-        np.array([bool(t.another[0]) for t in turns]),
-    )
-
-
-def statement_strengths(
-    encoder, cases: Sequence, floor: float = PARAPHRASE_FLOOR, quantiles: int = 11
-) -> tuple[float, ...]:
-    """Quantiles of how strongly the people of replay ``cases`` stated the facts they
-    touched: per fact, the best cosine of a sentence of their answers, over the facts
-    where it reaches ``floor``."""
-    from convenv.identifier import split_sentences
-
-    best: list[np.ndarray] = []
-    for case in cases:
-        sentences = [t for a in case.human for t in split_sentences(a)] or [""]
-        best.append((encoder.encode(list(case.persona)) @ encoder.encode(sentences).T).max(1))
-    touched = np.concatenate(best)
-    touched = touched[touched >= floor]
-    if not len(touched):
-        raise InvalidArgumentError("no fact was touched in these dialogs; pass more dialogs.")
-    values = np.quantile(touched, np.linspace(0.0, 1.0, quantiles))
-    return tuple(round(float(v), 3) for v in values)
-
-
-def strength_icc(encoder, cases: Sequence, who: str = "human", floor: float = PARAPHRASE_FLOOR):
-    """How much of the variance of statement strengths is between speakers: the
-    intraclass correlation (one-way ANOVA, ICC(1)) of the best cosine per touched fact
-    (at least ``floor``), over speakers of replay ``cases`` who touched two facts or
-    more; ``who`` is ``"human"`` or ``"partner"``."""
-    from convenv.identifier import split_sentences
-
-    groups = []
-    for case in cases:
-        sentences = [t for a in getattr(case, who) for t in split_sentences(a)] or [""]
-        best = (encoder.encode(list(case.persona)) @ encoder.encode(sentences).T).max(1)
-        if (best >= floor).sum() >= 2:
-            groups.append(best[best >= floor])
-    if len(groups) < 2:
-        raise InvalidArgumentError("fewer than 2 speakers touched 2 facts; pass more dialogs.")
-    values = np.concatenate(groups)
-    sizes = np.array([len(g) for g in groups], np.float64)
-    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (len(groups) - 1)
-    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (len(values) - len(groups))
-    size = (sizes.sum() - (sizes**2).sum() / sizes.sum()) / (len(groups) - 1)
-    return float((between - within) / (between + (size - 1) * within))
-
-
-def calibrate_rates(
-    base,
-    judge,
-    dialogs,
-    max_answers: int = 8,
-    steps: int = 8,
-    concentrations: Sequence[float | None] = (None,),
-    correlations: Sequence[float] = (0.0,),
-    progress: bool = True,
-    authors=None,
-) -> tuple[RevealRates, dict]:
-    """Rates that make the partner reveal its persona as the people in ``dialogs`` did
-    (train dialogs the pool was not built from), replaying them in the people's place.
-
-    The strengths people state facts with come first (:func:`statement_strengths`),
-    then of ``correlations`` the ``strength_correlation`` whose speaker ICC
-    (:func:`strength_icc`) is nearest the people's, with the current rates.
-    ``answer`` is the people's rate of stating the asked-about fact. For each of ``concentrations``
-    (how much speakers differ), ``volunteer`` is found by bisection so that the share
-    of its facts a speaker states within ``max_answers`` answers (fidelity's reveal
-    rate) equals the people's; of those, the one whose spread of that share over
-    speakers (standard deviation) is nearest the people's wins.
-    With ``authors`` (:class:`~convenv.agents.pool_authors.PoolAuthors`) the partner
-    skips the words of speakers who shared a fact with the persona it plays, as it
-    must for personas whose speakers are not in the pool.
-    Returns the rates and the measured figures (``strengths`` among them).
-    """
-    from convenv.fidelity import replay, reveal_share
-
-    encoder = base.encoder
-    cases = replay(base, dialogs, max_answers, progress=progress)
-    strengths = statement_strengths(encoder, cases)
-    triples = [(c.persona, q, h) for c in cases for q, h in zip(c.questions, c.human, strict=True)]
-    mine = [(c.persona, q, a) for c in cases for q, a in zip(c.questions, c.partner, strict=True)]
-    people, retrieval = (
-        reveal_counts(encoder, triples).rates(),
-        reveal_counts(encoder, mine).rates(),
-    )
-    answer = people.answer
-
-    def partner_with(rates: RevealRates, correlation: float) -> ConsistentPartner:
-        return ConsistentPartner(
-            base,
-            judge,
-            rates,
-            strengths=strengths,
-            strength_correlation=correlation,
-            authors=authors,
-        )
-
-    people_icc = strength_icc(encoder, cases)
-    current = replace(CALIBRATED_RATES, answer=answer)
-    iccs = [
-        strength_icc(
-            encoder,
-            replay(partner_with(current, c), dialogs, max_answers, progress=False),
-            "partner",
-        )
-        for c in correlations
-    ]
-    correlation = correlations[int(np.argmin([abs(i - people_icc) for i in iccs]))]
-
-    def shares(who: str, rates: RevealRates | None = None) -> tuple[np.ndarray, list]:
-        if rates is None:
-            played = cases
-        else:
-            played = replay(partner_with(rates, correlation), dialogs, max_answers, progress=False)
-        got = np.array([reveal_share(encoder, c.persona, getattr(c, who)) for c in played])
-        return got, played
-
-    wanted, _ = shares("human")
-    bar = tqdm(total=steps * len(concentrations), desc="calibrating volunteer rate",
-               disable=not progress)  # fmt: skip
-    found: list[tuple[RevealRates, np.ndarray, list]] = []
-    for concentration in concentrations:
-        low, high = 0.0, 1.0
-        for _ in range(steps):
-            middle = (low + high) / 2
-            got = shares("partner", RevealRates(answer, middle, concentration))[0].mean()
-            low, high = (middle, high) if got < wanted.mean() else (low, middle)
-            bar.update(1)
-        rates = RevealRates(answer, round((low + high) / 2, 3), concentration)
-        found.append((rates, *shares("partner", rates)))
-    bar.close()
-    rates, got, played = min(found, key=lambda found: abs(found[1].std() - wanted.std()))
-    turns = [(c.persona, q, a) for c in played for q, a in zip(c.questions, c.partner, strict=True)]
-    figures = {
-        "people_per_turn": people.__dict__,
-        "retrieval_per_turn": retrieval.__dict__,
-        # Not fitted (only ``answer`` is set and the reveal share): a check.
-        "consistent_per_turn": reveal_counts(encoder, turns).rates().__dict__,
-        "people_reveal_rate": float(wanted.mean()),
-        "people_reveal_spread": float(wanted.std()),
-        "consistent_reveal_rate": float(got.mean()),
-        "consistent_reveal_spread": float(got.std()),
-        "candidates": [
-            {**r.__dict__, "reveal_rate": float(g.mean()), "spread": float(g.std())}
-            for r, g, _ in found
-        ],
-        "speakers": len(cases),
-        "strengths": strengths,
-        "people_strength_icc": people_icc,
-        "strength_correlations": dict(zip(map(str, correlations), iccs, strict=True)),
-        "strength_correlation": correlation,
-    }
-    return rates, figures
-
-
-if __name__ == "__main__":
-    from convenv.agents.pool_authors import PoolAuthors
-    from convenv.consistency import ConsistencyJudge
-    from convenv.defaults import default_components, retrieval_authors
-    from convenv.personachat import fact_pool, load_dialogs, load_personas
-
-    components = default_components()
-    judge = ConsistencyJudge(components.encoder, fact_pool(load_personas("train")))
-    found, measured = calibrate_rates(
-        components.partner, judge, load_dialogs("train")[2000:2500],
-        concentrations=(0.5, 1.0, None), correlations=(0.3, 0.45, 0.6),
-        authors=PoolAuthors(retrieval_authors()),
-    )  # fmt: skip
-    print(measured)
-    print(found)

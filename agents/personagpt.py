@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from convenv.agents.base import DialogContext
-from convenv.agents.devices import inference_dtype, quiet_model_loading, resolve_device
 from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
+from convenv.devices import inference_dtype, quiet_model_loading, resolve_device
 from convenv.errors import InvalidArgumentError, ModelUnavailableError
 
 DEFAULT_MODEL = "af1tang/personaGPT"
@@ -45,7 +45,7 @@ def load_personagpt(model_name_or_path: str | Path, device: torch.device, dtype:
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from convenv.agents.model_source import resolve_model_source
+    from convenv.model_source import resolve_model_source
 
     source = resolve_model_source(model_name_or_path)
     name, extra = source.name_or_path, source.from_pretrained_kwargs()

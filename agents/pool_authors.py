@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convenv.errors import InvalidArgumentError
-from convenv.fact_text import normalize_fact
+from convenv.vocabulary import normalize_fact
 
 
 class PoolAuthors:

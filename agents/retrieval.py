@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from convenv.agents.base import DialogContext, last_utterance
-from convenv.agents.last_batch import LastBatch, padded_stack
-from convenv.agents.row_cache import RowCache
+from convenv.batching import LastBatch, RowCache, padded_stack
 from convenv.errors import InvalidArgumentError
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+")
@@ -42,7 +41,7 @@ class RetrievalPartner:
     out when no fact is closer to the question than ``relevance_floor`` (cosine).
 
     Args:
-        encoder: A :class:`~convenv.agents.sentence_encoder.SentenceEncoder` (or anything with
+        encoder: A :class:`~convenv.encoder.SentenceEncoder` (or anything with
             ``encode`` and ``encode_corpus``).
         pairs: ``(context, response)`` utterance pairs.
         shortlist: How many topic matches are re-ranked by persona.

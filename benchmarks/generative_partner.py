@@ -31,7 +31,7 @@ class OneAtATime:
 
 
 def steps_per_second(partner, n_envs: int, steps: int) -> float:
-    from convenv.training.splits import training_personas
+    from convenv.splits import training_personas
     from convenv.vec_env import BatchedDialogVecEnv
 
     env = BatchedDialogVecEnv(n_envs, partner=partner, personas=training_personas())
@@ -46,8 +46,8 @@ def steps_per_second(partner, n_envs: int, steps: int) -> float:
 
 
 def main() -> None:
-    from convenv.agents.devices import set_torch_threads
     from convenv.agents.personagpt import PersonaGPTAgent
+    from convenv.devices import set_torch_threads
     from convenv.training.build_partner import default_partner_directory
 
     parser = argparse.ArgumentParser(description=__doc__)

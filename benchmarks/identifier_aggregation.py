@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from convenv.agents.sentence_encoder import SentenceEncoder
+from convenv.encoder import SentenceEncoder
 from convenv.identifier import AGGREGATIONS, PersonaIdentifier
 from convenv.personachat import load_dialogs
 from convenv.reference import identify_real_dialogs

@@ -14,7 +14,7 @@ import torch
 
 from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent
-from convenv.agents.tiny_personagpt import build_tiny_personagpt
+from convenv.tiny_models import build_tiny_personagpt
 
 
 def contexts(n: int) -> list[DialogContext]:

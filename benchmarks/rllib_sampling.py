@@ -31,7 +31,7 @@ def sampling_rate(mode: str, n_envs: int, steps: int) -> float:
 
     config = (
         PPOConfig()
-        .environment("convenv:convenv/PersonaInterview-v0")
+        .environment("convenv:convenv/PersonaInterview-v1")
         .env_runners(
             num_env_runners=0,
             num_envs_per_env_runner=n_envs,

@@ -28,7 +28,7 @@ import time
 def train_rate() -> float:
     from stable_baselines3 import PPO
 
-    from convenv.training.splits import training_personas
+    from convenv.splits import training_personas
     from convenv.vec_env import BatchedDialogVecEnv
 
     env = BatchedDialogVecEnv(16, personas=training_personas())
@@ -41,8 +41,8 @@ def train_rate() -> float:
 
 
 def finetune_rate(n_layer: int, n_embd: int, steps: int) -> float:
-    from convenv.agents.tiny_personagpt import build_tiny_personagpt
     from convenv.personachat import load_dialogs
+    from convenv.tiny_models import build_tiny_personagpt
     from convenv.training.finetune import FinetuneConfig, finetune
 
     dialogs = load_dialogs("train")[:200]

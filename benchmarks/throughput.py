@@ -36,8 +36,8 @@ def make_template(agents: str):
     if agents == "retrieval":
         return PersonaInterviewEnv()
     from convenv.agents.personagpt import PersonaGPTAgent
-    from convenv.agents.tiny_personagpt import build_tiny_personagpt
     from convenv.personachat import load_dialogs
+    from convenv.tiny_models import build_tiny_personagpt
 
     # A tokenizer that knows Persona-Chat words keeps prompts at realistic lengths.
     text = [t for d in load_dialogs("train")[:300] for t in (*d.turns, *d.persona1, *d.persona2)]

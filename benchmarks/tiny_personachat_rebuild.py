@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from convenv.agents.personagpt import PersonaGPTAgent
-from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.personachat import load_dialogs
+from convenv.tiny_models import build_tiny_personagpt
 from convenv.training.evaluate import evaluate_model
 from convenv.training.finetune import FinetuneConfig, finetune
 

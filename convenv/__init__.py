@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
-
 from convenv.actions import DEFAULT_ACTIONS, ActionCode, ActionSet
+from convenv.config import EnvConfig
 from convenv.errors import ConvenvError, DataFileError, InvalidArgumentError, ModelUnavailableError
 from convenv.lazy import lazy_attributes
 from convenv.metrics import METRIC_NAMES, ranking_metrics
 
-__version__ = "0.1.0"
+# Importing the tasks registers them and their env ids with Gymnasium.
+from convenv.tasks import ENV_IDS, TASKS, Task, register_task
 
-ENV_IDS = {
-    # Train personas: the env policies learn on.
-    "convenv/PersonaInterview-v0": {"split": "train"},
-    # Held-out test personas: evaluation only, never training.
-    "convenv/PersonaInterviewEval-v0": {"split": "test"},
-    # Is the partner who it claims to be? Train and held-out test personas.
-    "convenv/PersonaAuthentication-v0": {"split": "train", "task": "authentication"},
-    "convenv/PersonaAuthenticationEval-v0": {"split": "test", "task": "authentication"},
-}
-
-for _env_id, _kwargs in ENV_IDS.items():
-    if _env_id not in registry:
-        register(
-            id=_env_id,
-            entry_point="convenv.env:PersonaInterviewEnv",
-            # gym.make_vec(id, num_envs) steps every env in one batched engine call.
-            vector_entry_point="convenv.vector:BatchedInterviewVectorEnv",
-            kwargs=_kwargs,
-        )
-
+__version__ = "0.2.0"
 
 # The envs pull in torch-backed agents only when asked for.
 __getattr__ = lazy_attributes(
@@ -47,14 +28,18 @@ __all__ = [
     "DEFAULT_ACTIONS",
     "ENV_IDS",
     "METRIC_NAMES",
+    "TASKS",
     "ActionCode",
     "ActionSet",
     "BatchedDialogVecEnv",
     "BatchedInterviewVectorEnv",
     "ConvenvError",
     "DataFileError",
+    "EnvConfig",
     "InvalidArgumentError",
     "ModelUnavailableError",
     "PersonaInterviewEnv",
+    "Task",
     "ranking_metrics",
+    "register_task",
 ]

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from convenv.candidates import CandidatePool
 from convenv.data import data_file
 from convenv.errors import DataFileError
-from convenv.identifier import split_sentences
-from convenv.reference import CandidatePool
+from convenv.vocabulary import split_sentences
 
 LABELS = ("entail", "neutral", "contradict")
 CONSISTENCY_SET = data_file("consistency.csv")
@@ -230,15 +230,3 @@ def fit_judge(judge: ConsistencyJudge, rows: Sequence[LabelledAnswer]) -> dict[s
     judge.entail, judge.topic, judge.margin = (float(v) for v in best)
     fitted = scores(truth, [judge.decide(e) for e in evidence])
     return {"entail": judge.entail, "topic": judge.topic, "margin": judge.margin, **fitted}
-
-
-def held_out_scores(judge: ConsistencyJudge, rows: Sequence[LabelledAnswer], folds: int = 2):
-    """Scores of thresholds fitted on the other folds (how well the fit generalises)."""
-    truth, predicted = [], []
-    for k in range(folds):
-        train = [r for i, r in enumerate(rows) if i % folds != k]
-        test = [r for i, r in enumerate(rows) if i % folds == k]
-        fit_judge(judge, train)
-        truth += [r.label for r in test]
-        predicted += [judge.judge(r.persona, r.answer) for r in test]
-    return scores(truth, predicted)

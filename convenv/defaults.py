@@ -56,7 +56,7 @@ def retrieval_authors(n_dialogs: int = DEFAULT_POOL_DIALOGS) -> list[tuple[str, 
 @lru_cache(maxsize=4)
 def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> DefaultComponents:
     from convenv.agents.retrieval import RetrievalInterviewer, RetrievalPartner
-    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.encoder import SentenceEncoder
 
     encoder = SentenceEncoder(device=device)
     pairs = retrieval_pairs(pool_dialogs)
@@ -75,7 +75,7 @@ def _build(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]) -> D
 
 @lru_cache(maxsize=4)
 def _trained_identifier(path: str, device: str) -> PersonaIdentifier:
-    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.encoder import SentenceEncoder
 
     return PersonaIdentifier(SentenceEncoder(path, device=device))
 

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import seeding
 
-from convenv.actions import ActionCode, ActionSet, as_action_set
-from convenv.agent_choice import resolve_agents
-from convenv.authentication import ImpostorDesign
+from convenv.actions import ActionSet, as_action_set
+from convenv.candidates import CandidatePool
+from convenv.config import EnvConfig
 from convenv.errors import InvalidArgumentError
-from convenv.interview import InterviewEngine, InterviewEpisode
-from convenv.personachat import SPLITS, Persona, as_persona, fact_pool, load_personas
-from convenv.reference import CandidatePool
+from convenv.interview import InterviewEngine, InterviewEpisode, TurnBatch
+from convenv.personachat import Persona, as_persona, fact_pool, load_personas
+from convenv.records import EpisodeRecord
+from convenv.speakers import resolve_speakers
+from convenv.tasks import Task
 
 
 def persona_pool(
     split: str, personas: Sequence[Sequence[str]] | None
 ) -> tuple[tuple[Persona, ...], tuple[str, ...]]:
     """The personas an env samples from and the facts its negatives come from."""
-    if split not in SPLITS:
-        raise InvalidArgumentError(f"split={split!r}; pass one of {SPLITS}.")
     split_personas = load_personas(split)
     if personas is None:
         chosen = split_personas
@@ -37,22 +38,22 @@ def persona_pool(
 
 
 class PersonaInterviewEnv(gym.Env):
-    """An interviewer policy chooses what to ask; it is rewarded for identifying the partner
-    (``task="identification"``) or for verifying who it claims to be (``"authentication"``).
+    """An interviewer policy chooses what to ask; the task decides what it is paid for:
+    identifying the partner (``task="identification"``) or verifying who it claims to
+    be (``"authentication"``), or any task registered with
+    :func:`convenv.tasks.register_task`.
 
     ## Description
-    Each episode a partner persona (3–5 Persona-Chat facts) is drawn. Each turn the
-    policy picks an action code; the interviewer asks a question for it; the partner
-    answers in character; an identifier ranks candidate facts (the partner's facts
-    plus ``n_negatives`` wrong ones) by similarity to everything the partner said.
-
-    In authentication the episode draws a *claimed* persona; the partner is that
-    persona with probability ``genuine_rate`` and an impostor otherwise
+    Each episode draws a persona (3–5 Persona-Chat facts), the episode's *claim*. Each
+    turn the policy picks an action code; the interviewer asks a question for it; the
+    partner answers in character; an identifier ranks candidate facts (the claim's
+    facts plus ``n_negatives`` wrong ones) by similarity to everything the partner said.
+    In identification the partner is the claim. In authentication the partner is the
+    claimed persona with probability ``genuine_rate`` and an impostor otherwise
     (``impostor="random"``: another persona; ``"overlap"``: the claim with ``differ``
-    facts replaced; ``"swap"``: replaced by same-topic facts). The candidates are the
-    claimed facts plus negatives, and the claim's *support* is their AUC among the
-    candidates. The final info says whether the partner was genuine
-    (``info["genuine"]``); earlier infos do not.
+    facts replaced; ``"swap"``: replaced by same-topic facts); the claim's *support*
+    is the AUC of its facts among the candidates, and the final info says whether the
+    partner was genuine (``info["genuine"]``).
 
     ## Action Space
     ``Discrete(len(actions))``: index into the action codes (11 by default: family,
@@ -60,95 +61,69 @@ class PersonaInterviewEnv(gym.Env):
     politics).
 
     ## Observation Space
-    Identification: ``Box(-1, 1, (dim + 2 * n_actions + 1,), float32)``: the mean
-    sentence embedding of the partner's answers (``dim`` = 384 for MiniLM), whether
-    each code was asked (0/1), the fraction of turns each code was used, and the
-    fraction of the episode elapsed.
-    Authentication: ``Box(-1, 1, (5 * n_actions + 5 + 11 + 2 * n_actions + 1,))``: for
-    each of 5 claimed-fact slots its topic over the codes (softmax of cosines to the
-    code descriptions) and a slot mask; then per slot the fact's support (share of
-    wrong candidates it outscores, 0.5 before anything is said) and raw score, the
-    overall support, codes asked, use fractions and the turn fraction (see
-    :class:`convenv.authentication.ClaimObservation`).
+    The task's (``env.observation_space``). Identification:
+    ``Box(-1, 1, (dim + 2 · n_codes + 1,))``, 407 for MiniLM and the 11 codes: the mean
+    sentence embedding of the partner's answers, whether each code was asked (0/1), the
+    share of turns each code was used and the share of the episode gone. Authentication:
+    ``Box(-1, 1, (8 · n_codes + 17,))``, 105: per claimed fact its topic over the codes,
+    a slot mask, its support and raw score; the overall support, per code the open
+    claim, codes asked, use shares, turn share (see
+    :class:`convenv.tasks.authentication.ClaimObservation`).
 
     ## Rewards
     ``reward_mode="delta"`` (default): the change of ``reward_metric`` (default AUC,
-    the fraction of true/wrong fact pairs ranked right: smooth, so PPO learns from it
-    where the 0.2-sized jumps of recall@5 drown the signal) this turn, so an episode's
-    return is its final metric.
-    ``"terminal"``: the final metric at the last turn, 0 before.
-    In authentication the metric scores the claimed facts and the reward is signed:
-    + for a genuine partner, − for an impostor, relative to ``threshold``, so the
-    return is ``sign × (final support − threshold)`` and a policy earns by separating
-    the two.
+    the fraction of true/wrong fact pairs ranked right: smooth, where the 0.2-sized
+    jumps of recall@5 drown the signal) this turn, so an episode's return is its final
+    metric. ``"terminal"``: the final metric at the last turn, 0 before. The task signs
+    and centres it: in authentication + for a genuine partner, − for an impostor,
+    relative to ``threshold``, so the return is ``sign × (final support − threshold)``.
 
     ## Starting State
     A persona drawn from the ``split`` pool with ``self.np_random`` (or pinned by
-    ``options={"persona": [...]}`` / ``{"persona_index": i}``), and candidates drawn
-    once for the episode. Nothing has been said.
+    ``options={"persona": [...]}`` / ``{"persona_index": i}``; authentication also
+    takes ``{"genuine": True/False}``), and candidates drawn once for the episode.
+    Nothing has been said.
 
     ## Episode End
     Terminated after ``max_turns`` questions (default 8); never truncated.
 
     ## Arguments
-    partner, interviewer: a DialogAgent, ``"retrieval"`` (offline default) or
-    ``"personagpt"``. identifier: a PersonaIdentifier (default: MiniLM, max over
-    sentences). actions: an ActionSet or list of codes. split: ``"train"`` or
-    ``"test"`` personas. personas: your own persona list instead. model: PersonaGPT
-    hub name or directory. render_mode: ``"ansi"`` for the transcript.
-    task: ``"identification"`` or ``"authentication"``. genuine_rate, impostor,
-    differ: the authentication partner (see
-    :class:`convenv.authentication.ImpostorDesign`). threshold: the support that
-    earns nothing in authentication (returns sum to sign × (support − threshold)).
-    negatives: ``"random"`` wrong facts or ``"hard"`` same-topic ones (default: random
-    for identification, hard for authentication). identifier: a
-    PersonaIdentifier, or the directory of a fine-tuned encoder
-    (``convenv train-identifier``).
+    ``config``: an :class:`~convenv.config.EnvConfig`, or its fields as keyword
+    arguments (they replace the config's): ``task`` (a name or a Task), ``split``,
+    ``max_turns``, ``n_negatives``, ``negatives`` (``"random"`` or ``"hard"``; default:
+    the task's), ``reward_mode``, ``reward_metric``, ``partner`` and ``interviewer``
+    (a name such as ``"retrieval"`` or ``"consistent"``, or a DialogAgent),
+    ``identifier`` (``None``, ``"filtered"``, a fine-tuned encoder directory or an
+    object), ``model``, ``device``, ``pool_dialogs``, ``personas``, ``actions``,
+    ``render_mode`` (``"ansi"`` or ``"rgb_array"``). Other keyword arguments are
+    options of the task (``impostor=``, ``genuine_rate=``, ``differ=``, ``threshold=``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
 
-    def __init__(
-        self,
-        partner: Any = None,
-        interviewer: Any = None,
-        identifier: Any = None,
-        actions: ActionSet | Sequence[ActionCode | str] | None = None,
-        split: str = "train",
-        personas: Sequence[Sequence[str]] | None = None,
-        max_turns: int = 8,
-        n_negatives: int = 20,
-        reward_mode: str = "delta",
-        reward_metric: str = "auc",
-        render_mode: str | None = None,
-        model: str | None = None,
-        device: str = "auto",
-        pool_dialogs: int | None = None,
-        task: str = "identification",
-        genuine_rate: float = 0.5,
-        impostor: str = "random",
-        differ: int = 2,
-        threshold: float = 0.5,
-        negatives: str | None = None,
-    ) -> None:
-        if negatives is None:
-            # Authentication scores identity, not topic: same-topic wrong facts make
-            # "i have a cat" stop supporting a claimed "i have a dog". Identification
-            # keeps convogym's random negatives.
-            negatives = "hard" if task == "authentication" else "random"
+    def __init__(self, config: EnvConfig | None = None, **options: Any) -> None:
+        config = EnvConfig.of(config, **options)
+        render_mode = config.render_mode
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise InvalidArgumentError(
                 f"render_mode={render_mode!r}; pass None or one of {self.metadata['render_modes']}."
             )
+        self.config = config
         self.render_mode = render_mode
-        self.split = split
-        self.personas, facts = persona_pool(split, personas)
+        self.split = config.split
+        self.personas, facts = persona_pool(config.split, config.personas)
         self.candidate_pool = CandidatePool(facts)
-        action_set = as_action_set(actions)
-        trained = isinstance(identifier, (str, os.PathLike))
-        partner, interviewer, identifier = resolve_agents(
-            partner, interviewer, identifier, action_set, model, device, pool_dialogs
+        task = config.make_task()
+        negatives = config.negatives or task.default_negatives
+        action_set = as_action_set(config.actions)
+        trained = isinstance(config.identifier, (str, os.PathLike)) and config.identifier not in (
+            "zero-shot",
+            "filtered",
         )
+        partner, interviewer, identifier = resolve_speakers(
+            config.partner, config.interviewer, config.identifier, action_set,
+            config.model, config.device, config.pool_dialogs,
+        )  # fmt: skip
         topic_encoder = None
         if trained and negatives == "hard":
             # Hard negatives by the zero-shot encoder, so that a trained identifier
@@ -156,13 +131,12 @@ class PersonaInterviewEnv(gym.Env):
             from convenv.defaults import DEFAULT_POOL_DIALOGS, default_components
 
             topic_encoder = default_components(
-                pool_dialogs or DEFAULT_POOL_DIALOGS, device, tuple(action_set)
+                config.pool_dialogs or DEFAULT_POOL_DIALOGS, config.device, tuple(action_set)
             ).encoder
         self.engine = InterviewEngine(
-            action_set, partner, interviewer, identifier,
-            max_turns=max_turns, n_negatives=n_negatives,
-            reward_mode=reward_mode, reward_metric=reward_metric, task=task,
-            impostors=ImpostorDesign(genuine_rate, impostor, differ), threshold=threshold,
+            action_set, partner, interviewer, identifier, task,
+            max_turns=config.max_turns, n_negatives=config.n_negatives,
+            reward_mode=config.reward_mode, reward_metric=config.reward_metric,
             negatives=negatives, topic_encoder=topic_encoder,
         )  # fmt: skip
         self.action_space = self.engine.action_space
@@ -173,6 +147,7 @@ class PersonaInterviewEnv(gym.Env):
     def sharing(cls, other: PersonaInterviewEnv) -> PersonaInterviewEnv:
         """A new env that shares ``other``'s engine (and so its models) and persona pool."""
         env = cls.__new__(cls)
+        env.config = other.config
         env.render_mode = other.render_mode
         env.split = other.split
         env.personas, env.candidate_pool = other.personas, other.candidate_pool
@@ -188,15 +163,40 @@ class PersonaInterviewEnv(gym.Env):
         """A new env on the same engine (same models, task and settings) that draws
         from another persona pool: e.g. train personas to search a baseline on."""
         env = self.sharing(self)
+        env.config = EnvConfig.of(self.config, split=split, personas=personas)
         env.split = split
         env.personas, facts = persona_pool(split, personas)
         env.candidate_pool = CandidatePool(facts)
         return env
 
+    # --- what the env is ------------------------------------------------------------
     @property
     def actions(self) -> ActionSet:
         return self.engine.actions
 
+    @property
+    def task(self) -> Task:
+        """The task this env runs (bound to its codes and encoder)."""
+        return self.engine.task
+
+    @property
+    def max_turns(self) -> int:
+        return self.engine.max_turns
+
+    @property
+    def encoder(self):
+        """The identifier's sentence encoder."""
+        return self.engine.identifier.encoder
+
+    def dialog_slice(self) -> slice:
+        """Where the observation holds what the partner said."""
+        return self.engine.dialog_slice()
+
+    def design(self) -> dict[str, Any]:
+        """Everything that shapes this env's episodes (not which personas it draws)."""
+        return self.engine.design()
+
+    # --- Gymnasium ------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -204,11 +204,7 @@ class PersonaInterviewEnv(gym.Env):
         self.episode = self.engine.start(
             self.np_random, self.personas, self.candidate_pool, options
         )
-        info = {"candidates": self.episode.candidates}
-        if self.engine.task == "authentication":
-            info["claim"] = self.episode.claim  # the partner's truth stays hidden
-        else:
-            info["persona"] = self.episode.persona
+        info = {"candidates": self.episode.candidates, **self.task.reset_info(self.episode)}
         return self.engine.observation(self.episode), info
 
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -218,9 +214,41 @@ class PersonaInterviewEnv(gym.Env):
         reward, terminated = float(batch.rewards[0]), bool(batch.terminated[0])
         return batch.observations[0], reward, terminated, False, batch.infos[0]
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
             return None
-        if self.episode is None:
-            return "(no episode yet: call reset())\n"
-        return self.engine.transcript(self.episode)
+        text = (
+            "(no episode yet: call reset())\n"
+            if self.episode is None
+            else self.engine.transcript(self.episode)
+        )
+        if self.render_mode == "ansi":
+            return text
+        from convenv.rendering import text_image
+
+        return text_image(text)
+
+    # --- many episodes at once, without touching this env's own episode -------------
+    def start_episode(self, seed: int, options: Mapping | None = None) -> InterviewEpisode:
+        """The episode ``reset(seed=seed, options=options)`` starts, as an object of its
+        own (many can be played side by side; this env's state is untouched)."""
+        rng, _ = seeding.np_random(int(seed))
+        return self.engine.start(rng, self.personas, self.candidate_pool, options)
+
+    def observe(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
+        """The observations of N episodes, ``(N, observation dim)``."""
+        return self.engine.observations(episodes)
+
+    def step_episodes(self, episodes: Sequence[InterviewEpisode], actions: Sequence) -> TurnBatch:
+        """One turn of N episodes: one interviewer, partner and identifier call."""
+        return self.engine.step(episodes, actions)
+
+    def fork(self, episode: InterviewEpisode) -> InterviewEpisode:
+        """An independent copy of an episode (to try a turn in)."""
+        return self.engine.fork(episode)
+
+    def record(
+        self, episode: InterviewEpisode, seed: int, policy: str, rewards: Sequence[float]
+    ) -> EpisodeRecord:
+        """The record of a finished episode."""
+        return self.engine.record(episode, seed, policy, rewards)

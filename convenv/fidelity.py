@@ -28,23 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from convenv.agents.base import DialogContext
-from convenv.identifier import split_sentences
+from convenv.candidates import CandidatePool
 from convenv.metrics import ranking_metrics
 from convenv.personachat import Dialog, fact_pool
-from convenv.reference import CandidatePool
 from convenv.statistics import clustered_bootstrap, mean_of, ratio_of
+from convenv.vocabulary import REVEAL_SIMILARITY, split_sentences, turn_reveals
 
-# A sentence this close to a fact states it (the identifier's own scale, MiniLM).
-REVEAL_SIMILARITY = 0.5
-# An utterance this close to a fact is about it (the retrieval partner's relevance
-# gate is fully open here).
-ABOUT_SIMILARITY = 0.45
 FIGURES = ("precision@1", "recall@5", "mrr")
 # Per-turn figures: their numerator and denominator are summed over speakers.
 TURN_FIGURES = ("asked-about fact stated", "another fact stated", "only restated facts")
@@ -124,44 +118,6 @@ def reveal_share(
     """The share of the persona's facts that some answer sentence states."""
     sentences = [t for a in answers for t in split_sentences(a)] or [""]
     return _share(encoder.encode(list(persona)) @ encoder.encode(sentences).T, 1, threshold)
-
-
-class TurnReveals(NamedTuple):
-    """Per answer, in dialog order (boolean arrays, one entry per answer)."""
-
-    about: np.ndarray  # its question is about one of the persona's facts
-    answered: np.ndarray  # it states the fact its question is nearest
-    another: np.ndarray  # it states another fact
-    restated: np.ndarray  # it states facts, all of them stated by earlier answers
-
-
-def turn_reveals(
-    encoder,
-    persona: Sequence[str],
-    questions: Sequence[str],
-    answers: Sequence[str],
-    threshold: float = REVEAL_SIMILARITY,
-) -> TurnReveals:
-    """What each answer states (see :class:`TurnReveals`; a question is about the fact
-    nearest it when their cosine is at least ``ABOUT_SIMILARITY``)."""
-    if not answers:
-        empty = np.zeros(0, bool)
-        return TurnReveals(empty, empty, empty, empty)
-    facts = encoder.encode(list(persona))
-    relevance = encoder.encode(list(questions)) @ facts.T  # (turns, facts)
-    target = relevance.argmax(axis=1)
-    about = relevance[np.arange(len(answers)), target] >= ABOUT_SIMILARITY
-    answered, another, restated = [], [], []
-    before = np.zeros(len(persona), bool)
-    for turn, answer in enumerate(answers):
-        sentences = list(split_sentences(answer)) or [answer]
-        stated = (facts @ encoder.encode(sentences).T).max(axis=1) >= threshold
-        answered.append(bool(stated[target[turn]]))
-        others = np.delete(stated, target[turn]) if about[turn] else stated
-        another.append(bool(others.any()))
-        restated.append(bool(stated.any() and not (stated & ~before).any()))
-        before |= stated
-    return TurnReveals(about, np.array(answered), np.array(another), np.array(restated))
 
 
 def _share(matrix: np.ndarray, axis: int, threshold: float) -> float:

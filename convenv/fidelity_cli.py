@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from convenv.agent_choice import AGENT_KINDS
+from convenv.arguments import add_env_arguments, positive
 from convenv.cli import plain
 from convenv.fidelity import FIGURES, markdown_table, measure, replay
 from convenv.personachat import load_dialogs
@@ -68,12 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS)
-    parser.add_argument("--model", default=None, help="PersonaGPT hub name or directory")
+    add_env_arguments(parser, only=("partner", "identifier", "model", "device"), task_options=False)
     parser.add_argument(
-        "--identifier", default=None, help="'filtered' or a fine-tuned identifier directory"
+        "--limit", type=positive("--limit"), default=None, help="first N dialogs only (unset: all)"
     )
-    parser.add_argument("--limit", type=int, default=None, help="first N dialogs only")
     parser.add_argument(
         "--split",
         choices=("test", "train"),
@@ -82,29 +80,39 @@ def main(argv: list[str] | None = None) -> int:
         "--skip 2000, outside the retrieval pool), to compare people across splits",
     )
     parser.add_argument("--skip", type=int, default=0, help="start at this dialog")
-    parser.add_argument("--answers", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument(
+        "--answers",
+        type=positive("--answers"),
+        nargs="+",
+        default=[2, 4, 8],
+        help="identification figures after this many answers",
+    )
     parser.add_argument(
         "--teacher-forced",
         action="store_true",
         help="the speaker's own earlier turns are the people's, not the partner's answers",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the candidates drawn")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: free)")
     parser.add_argument("--out", default="runs/fidelity", help="output directory")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
+    )
     args = parser.parse_args(argv)
     from convenv.actions import ActionSet
-    from convenv.agent_choice import resolve_agents
-    from convenv.agents.devices import set_torch_threads
+    from convenv.config import EnvConfig
+    from convenv.devices import set_torch_threads
+    from convenv.speakers import resolve_speakers
 
+    if args.skip < 0:
+        parser.error("--skip takes 0 or more dialogs")
+    EnvConfig(partner=args.partner, identifier=args.identifier, model=args.model,
+              device=args.device)  # checks the names before a model loads  # fmt: skip
     started = time.time()
     set_torch_threads(args.threads)
-    partner, _, identifier = resolve_agents(
+    partner, _, identifier = resolve_speakers(
         args.partner, "retrieval", args.identifier, ActionSet(), args.model, args.device
     )
-    if args.skip < 0 or (args.limit is not None and args.limit < 1):
-        parser.error("--skip takes 0 or more dialogs and --limit 1 or more")
     every = load_dialogs(args.split)[args.skip :]
     dialogs = every[: args.limit] if args.limit else every
     from convenv.consistency import ConsistencyJudge

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import accumulate
 
 import numpy as np
 
-from convenv.agents.last_batch import LastBatch, padded_stack
+from convenv.batching import LastBatch, padded_stack
 from convenv.errors import InvalidArgumentError
+from convenv.vocabulary import split_sentences
 
 AGGREGATIONS = ("max", "mean", "softmax", "top2")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-@lru_cache(maxsize=100_000)  # retrieval partners repeat pool responses: split each once
-def split_sentences(utterance: str) -> tuple[str, ...]:
-    """Persona-Chat turns often hold two sentences about two facts; score them apart."""
-    return tuple(s for s in (p.strip() for p in _SENTENCE_END.split(utterance)) if s)
 
 
 @dataclass(eq=False)  # compared by identity: it is one episode's mutable state
@@ -74,7 +66,7 @@ class PersonaIdentifier:
         self.judge = judge
         self.aggregation = aggregation
         self.sentences = sentences
-        self._stacked = LastBatch(self._stack, lambda s: (s.vectors[None], s.scores[None]))
+        self._stacked = LastBatch(self._stack, self._stack_one)
 
     @property
     def dim(self) -> int:
@@ -178,6 +170,10 @@ class PersonaIdentifier:
         for state, count in zip(states, counts, strict=True):
             state.heard += count
         return scores
+
+    @staticmethod
+    def _stack_one(state: Identification) -> tuple[np.ndarray, np.ndarray]:
+        return state.vectors[None], state.scores[None]
 
     def _stack(self, states: Sequence[Identification]) -> tuple[np.ndarray, np.ndarray]:
         """The states' candidate vectors ``(N, most, dim)`` and scores ``(N, most)``,

@@ -1,26 +1,31 @@
 """One interview logic for one env or many: every stage is a single batched call.
 
-:class:`PersonaInterviewEnv` drives a batch of one; the batched vector env drives a
-batch of N through the very same :meth:`InterviewEngine.step`.
+:class:`PersonaInterviewEnv` drives a batch of one; the batched vector envs drive a
+batch of N through the very same :meth:`InterviewEngine.step`. What differs between
+tasks (who the partner is, what is observed, how the reward is signed) comes from the
+engine's :class:`~convenv.tasks.Task`; the engine never asks which task it runs.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
-from convenv.agents.last_batch import LastBatch, padded_stack
-from convenv.authentication import TASKS, ClaimObservation, ImpostorDesign, claim_positions
+from convenv.batching import LastBatch, padded_stack
+from convenv.candidates import CandidatePool
 from convenv.errors import InvalidArgumentError, positive_int
 from convenv.identifier import Identification
-from convenv.metrics import check_metric_name, fact_support, ranking_metrics_batch
+from convenv.metrics import check_metric_name, ranking_metrics_batch
 from convenv.personachat import Persona, as_persona
-from convenv.reference import CandidatePool
+from convenv.records import EpisodeRecord
+from convenv.tasks import ObservationBatch, Task, TaskSetting
 
 REWARD_MODES = ("delta", "terminal")
 NEGATIVE_KINDS = ("random", "hard")
@@ -30,9 +35,10 @@ NEGATIVE_KINDS = ("random", "hard")
 class InterviewEpisode:
     """The state of one interview: who the partner is and what has been said.
 
-    ``claim`` is the persona whose facts are scored: the partner's own in
-    identification, the claimed one in authentication (``genuine`` says whether the
-    partner is that persona; ``None`` in identification).
+    ``claim`` is the persona whose facts are scored: the partner's own where the task
+    has no claim to verify, else the claimed one (``genuine`` says whether the partner
+    is that persona; ``None`` where there is no claim). ``task_state`` holds what the
+    task keeps per episode.
     """
 
     persona: Persona
@@ -47,21 +53,15 @@ class InterviewEpisode:
     metrics: list[dict[str, float]] = field(default_factory=list)
     claim: Persona = ()
     genuine: bool | None = None
-    claim_features: np.ndarray | None = None  # authentication: the claim's observation part
-    claim_positions: np.ndarray | None = None  # authentication: claimed facts' candidate rows
+    task_state: Any = None
     # What stays the same for the partner all dialog long (its talkativeness): the first
-    # partner seed. Its own field so that a lookahead can redraw a turn's seeds without
+    # partner seed. Its own field so that a fork can redraw a turn's seeds without
     # changing who the partner is.
     dialog_seed: int | None = None
 
     @property
     def turn(self) -> int:
         return len(self.actions)
-
-    @property
-    def sign(self) -> float:
-        """The reward's sign: −1 for an impostor (support for its claim is bad), else +1."""
-        return -1.0 if self.genuine is False else 1.0
 
 
 @dataclass
@@ -88,25 +88,18 @@ class InterviewEngine:
         identifier: Ranks candidate facts (a :class:`~convenv.identifier.PersonaIdentifier`
             or anything with its ``encoder``, ``begin`` and ``hear``, which returns the
             batch's ``(N, most candidates)`` scores).
+        task: What the episodes are for (a :class:`~convenv.tasks.Task`; the engine binds
+            a copy of it).
         max_turns: Questions per episode.
         n_negatives: Wrong facts among the candidates.
         reward_mode: ``"delta"`` (per-turn change of the metric; the returns sum to the
             final metric) or ``"terminal"`` (the final metric, once).
         reward_metric: Which metric is rewarded.
-        task: ``"identification"`` (who is the partner?) or ``"authentication"`` (is
-            the partner who it claims to be?: the metric scores the claimed facts and
-            the reward is signed, + for a genuine partner, − for an impostor).
-        impostors: How authentication draws partners (default :class:`ImpostorDesign`).
         negatives: ``"random"`` wrong facts (convogym's protocol) or ``"hard"``: the
             facts of other personas nearest the true ones (same topic), paraphrases
             excluded.
         topic_encoder: What "nearest" means for hard negatives (default: the
             identifier's encoder; pass one encoder to compare identifiers fairly).
-        threshold: Authentication: the support that earns nothing; the returns sum to
-            ``sign × (final support − threshold)``. Any constant leaves the best policy
-            unchanged (``E[sign]`` does not depend on the actions), but a threshold near
-            the typical final support removes most of the reward's variance, which
-            otherwise comes from the coin flip of genuine vs impostor. 0.5 is chance.
     """
 
     def __init__(
@@ -115,23 +108,19 @@ class InterviewEngine:
         partner,
         interviewer,
         identifier,
+        task: Task,
         max_turns: int = 8,
         n_negatives: int = 20,
         reward_mode: str = "delta",
         reward_metric: str = "auc",
-        task: str = "identification",
-        impostors: ImpostorDesign | None = None,
-        threshold: float = 0.5,
         negatives: str = "random",
         topic_encoder=None,
     ) -> None:
         if negatives not in NEGATIVE_KINDS:
             raise InvalidArgumentError(f"negatives={negatives!r}; pass one of {NEGATIVE_KINDS}.")
-        if task not in TASKS:
-            raise InvalidArgumentError(f"task={task!r}; pass one of {TASKS}.")
-        if impostors is not None and not isinstance(impostors, ImpostorDesign):
+        if not isinstance(task, Task):
             raise InvalidArgumentError(
-                f"impostors={impostors!r}; pass a convenv.authentication.ImpostorDesign."
+                f"task={task!r}; pass a convenv.tasks.Task (or its registered name to the env)."
             )
         max_turns = positive_int(max_turns, "max_turns")
         n_negatives = positive_int(n_negatives, "n_negatives")
@@ -157,37 +146,36 @@ class InterviewEngine:
         self.reward_mode = reward_mode
         self.reward_metric = check_metric_name(reward_metric, "reward_metric")
         self.dim = int(identifier.encoder.dim)
-        self.task = task
-        number = not isinstance(threshold, bool) and isinstance(threshold, (int, float))
-        if not number or not 0 <= threshold <= 1:
-            raise InvalidArgumentError(f"threshold={threshold!r}; pass a number in [0, 1].")
-        self.threshold = float(threshold)
         self.negatives = negatives
         # Hard negatives are the facts nearest the true ones by this encoder.
-        self._hard_encoder = (topic_encoder or identifier.encoder) if negatives == "hard" else None
-        self.impostors = impostors or ImpostorDesign()
-        n = len(actions)
-        self.claim_observation: ClaimObservation | None = None
-        if task == "authentication":
-            self.claim_observation = ClaimObservation(actions, identifier.encoder, max_turns)
-            self.observation_space = self.claim_observation.space
-        else:
-            self.observation_space = spaces.Box(
-                -1.0, 1.0, shape=(self.dim + 2 * n + 1,), dtype=np.float32
-            )
-        self.action_space = spaces.Discrete(n)
+        self._topics = topic_encoder or identifier.encoder
+        self._hard_encoder = self._topics if negatives == "hard" else None
+        self.task = task.bind(TaskSetting(actions, identifier.encoder, max_turns, reward_metric))
+        self.observation_space = self.task.observation_space
+        self.action_space = spaces.Discrete(len(actions))
         # A vector env steps the same episodes until one ends: stack their state once.
-        self._totals = LastBatch(self._stack_totals, lambda e: e.totals[None])
-        self._masks = LastBatch(
-            self._candidate_masks, lambda e: (e.is_true[None], np.ones((1, len(e.is_true)), bool))
-        )
+        self._totals = LastBatch(self._stack_totals, self._totals_of_one)
+        self._masks = LastBatch(self._candidate_masks, self._masks_of_one)
 
     def dialog_slice(self) -> slice:
-        """Where the observation holds what the partner said (the part an ablation
-        holds constant): the answer embedding, or the claim's support features."""
-        if self.claim_observation is not None:
-            return self.claim_observation.dialog_slice()
-        return slice(0, self.dim)
+        """Where the observation holds what the partner said (see :meth:`Task.dialog_slice`)."""
+        return self.task.dialog_slice()
+
+    def design(self) -> dict[str, Any]:
+        """Everything that shapes the episodes (not which personas are drawn): what a
+        searched baseline depends on and what a self-play file records."""
+        return {
+            **self.task.design(),
+            "max_turns": self.max_turns,
+            "n_negatives": self.n_negatives,
+            "negatives": self.negatives,
+            "reward_metric": self.reward_metric,
+            "reward_mode": self.reward_mode,
+            "actions": [a.prompt for a in self.actions],
+            "partner": type(self.partner).__name__,
+            "interviewer": type(self.interviewer).__name__,
+            "identifier_encoder": getattr(self.identifier.encoder, "model_id", None),
+        }
 
     def start(
         self,
@@ -199,13 +187,11 @@ class InterviewEngine:
         """A new episode: persona and candidates drawn from ``rng`` (or pinned by options).
 
         ``options`` may hold ``persona`` (a list of facts) or ``persona_index``: the
-        partner in identification, the claim in authentication, where ``genuine``
-        (True/False) may pin the partner's truth as well.
+        episode's claim (the partner's own persona where the task has no claim to
+        verify), and whatever the task reads (``task.reset_option_keys``).
         """
         options = options or {}
-        known = {"persona", "persona_index"} | (
-            {"genuine"} if self.task == "authentication" else set()
-        )
+        known = {"persona", "persona_index"} | set(self.task.reset_option_keys)
         unknown = set(options) - known if options else ()
         if unknown:
             raise InvalidArgumentError(
@@ -216,7 +202,7 @@ class InterviewEngine:
                 "options has both 'persona' and 'persona_index'; pass one of them."
             )
         if "persona" in options:
-            persona = as_persona(options["persona"], "options['persona']")
+            claim = as_persona(options["persona"], "options['persona']")
         elif "persona_index" in options:
             index = options["persona_index"]
             if not isinstance(index, (int, np.integer)) or not 0 <= index < len(personas):
@@ -224,22 +210,19 @@ class InterviewEngine:
                     f"options['persona_index']={index!r}; "
                     f"pass an index in [0, {len(personas) - 1}]."
                 )
-            persona = personas[int(index)]
+            claim = personas[int(index)]
         else:
-            persona = personas[int(rng.integers(len(personas)))]
-        if self.n_negatives > len(pool) - len(persona):
+            claim = personas[int(rng.integers(len(personas)))]
+        if self.n_negatives > len(pool) - len(claim):
             raise InvalidArgumentError(
                 f"n_negatives={self.n_negatives} is more than the {len(pool)}-fact candidate "
-                f"pool leaves beside a {len(persona)}-fact persona; pass a smaller n_negatives "
+                f"pool leaves beside a {len(claim)}-fact persona; pass a smaller n_negatives "
                 "or more personas."
             )
-        claim, genuine = persona, None
-        if self.task == "authentication":
-            topics = self._hard_encoder or self.identifier.encoder
-            persona, genuine = self.impostors.draw_partner(
-                claim, personas, pool.facts, rng, options,
-                nearest=lambda fact: pool.nearest(fact, topics),
-            )  # fmt: skip
+        who = self.task.start(
+            claim, personas, pool.facts, rng, options,
+            lambda fact: pool.nearest(fact, self._topics),
+        )  # fmt: skip
         candidates, truth, rows = pool.draw(claim, self.n_negatives, rng, self._hard_encoder)
         # The episode's own seeds, drawn now: they do not depend on which batch it runs in.
         seeds = (rng.random((self.max_turns, 2)) * 2**31).astype(np.int64).tolist()
@@ -248,67 +231,28 @@ class InterviewEngine:
         )
         totals = np.zeros(self.dim + len(self.actions), np.float32)
         episode = InterviewEpisode(
-            persona, candidates, truth, seeds, identification, totals, claim=claim,
-            genuine=genuine, dialog_seed=seeds[0][1],
+            who.persona, candidates, truth, seeds, identification, totals, claim=claim,
+            genuine=who.genuine, dialog_seed=seeds[0][1],
         )  # fmt: skip
-        if self.claim_observation is not None:
-            episode.claim_features = self.claim_observation.claim_features(claim)
-            episode.claim_positions = claim_positions(claim, candidates)
+        self.task.prepare_episode(episode)
         return episode
 
     def observation(self, episode: InterviewEpisode) -> np.ndarray:
-        """Mean embedding of the partner's answers ⊕ codes used (0/1) ⊕ use fractions ⊕ turn."""
-        if episode.turn == 0 and self.claim_observation is None:
-            # Nothing said or asked yet: every feature is 0 (resets are hot).
-            return np.zeros(self.observation_space.shape, np.float32)
+        """The observation of one episode (what reset returns)."""
         return self.observations([episode])[0]
 
     def observations(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
         """The observations of N episodes as one ``(N, observation dim)`` array."""
-        turns = [e.turn for e in episodes]
-        if self.claim_observation is None:
-            return self._observe(self._totals(episodes), turns)
         scores = padded_stack([e.identification.scores for e in episodes], np.float32)
         truth, valid = self._masks(episodes)
-        return self._observe_claims(episodes, self._totals(episodes), turns, scores, truth, valid)
+        return self._observe(episodes, self._totals(episodes), scores, truth, valid)
 
-    def _observe_claims(
-        self,
-        episodes: Sequence[InterviewEpisode],
-        totals: np.ndarray,
-        turns: Sequence[int],
-        scores: np.ndarray,
-        truth: np.ndarray,
-        valid: np.ndarray,
-    ) -> np.ndarray:
-        """The authentication observation (see :class:`ClaimObservation`)."""
-        support = fact_support(scores, truth, valid)
-        positions = np.stack([e.claim_positions for e in episodes])
-        shown = positions >= 0
-        safe = np.where(shown, positions, 0)
-        slot_support = np.where(shown, np.take_along_axis(support, safe, axis=1), 0.0)
-        slot_raw = np.where(shown, np.take_along_axis(scores, safe, axis=1), 0.0)
-        overall = np.where(truth, support, 0.0).sum(axis=1) / truth.sum(axis=1)
-        return self.claim_observation.observe(
-            np.stack([e.claim_features for e in episodes]),
-            slot_support,
-            slot_raw,
-            overall,
-            totals[:, self.dim :],
-            turns,
+    def _observe(self, episodes, totals, scores, truth, valid) -> np.ndarray:
+        turns = np.array([e.turn for e in episodes])
+        batch = ObservationBatch(
+            episodes, totals[:, : self.dim], totals[:, self.dim :], turns, scores, truth, valid
         )
-
-    def _observe(self, totals: np.ndarray, turns: Sequence[int]) -> np.ndarray:
-        turns = np.asarray(turns, np.float64)
-        said = totals[:, : self.dim] / np.maximum(turns, 1)[:, None]
-        counts = totals[:, self.dim :]
-        # A 0/1 "already asked" flag per code: a count fraction moves by only 1/max_turns
-        # per use, too small a signal for a policy network to pick up quickly.
-        used = np.minimum(counts, 1)
-        obs = np.concatenate(
-            [said, used, counts / self.max_turns, (turns / self.max_turns)[:, None]], axis=1
-        )
-        return np.clip(obs, -1.0, 1.0).astype(np.float32)
+        return self.task.observe(batch)
 
     @staticmethod
     def _stack_totals(episodes: Sequence[InterviewEpisode]) -> np.ndarray:
@@ -318,6 +262,14 @@ class InterviewEngine:
         for i, episode in enumerate(episodes):
             episode.totals = totals[i]
         return totals
+
+    @staticmethod
+    def _totals_of_one(episode: InterviewEpisode) -> np.ndarray:
+        return episode.totals[None]
+
+    @staticmethod
+    def _masks_of_one(episode: InterviewEpisode) -> tuple[np.ndarray, np.ndarray]:
+        return episode.is_true[None], np.ones((1, len(episode.is_true)), bool)
 
     @staticmethod
     def _candidate_masks(episodes: Sequence[InterviewEpisode]) -> tuple[np.ndarray, np.ndarray]:
@@ -335,23 +287,30 @@ class InterviewEngine:
         if max(turns, default=0) >= self.max_turns:
             raise InvalidArgumentError("step() called on a finished episode; call reset() first.")
         histories = [tuple(e.history) for e in episodes]
-        questions = self.interviewer.respond(
-            [
-                DialogContext(h, goal=c.prompt, seed=e.seeds[t][0])
-                for e, h, c, t in zip(episodes, histories, codes, turns, strict=True)
-            ]
+        questions = self._spoken(
+            "interviewer",
+            self.interviewer.respond(
+                [
+                    DialogContext(h, goal=c.prompt, seed=e.seeds[t][0])
+                    for e, h, c, t in zip(episodes, histories, codes, turns, strict=True)
+                ]
+            ),
+            len(episodes),
         )
-        answers = self.partner.respond(
-            [
-                DialogContext((*h, q), e.persona, seed=e.seeds[t][1], dialog_seed=e.dialog_seed)
-                for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
-            ]
+        answers = self._spoken(
+            "partner",
+            self.partner.respond(
+                [
+                    DialogContext((*h, q), e.persona, seed=e.seeds[t][1], dialog_seed=e.dialog_seed)
+                    for e, h, q, t in zip(episodes, histories, questions, turns, strict=True)
+                ]
+            ),
+            len(episodes),
         )
         # The counters gain this turn's answer embedding and one use of its code.
         totals = self._totals(episodes)
-        if self.claim_observation is None:
-            # Only identification observes the answer embedding; authentication observes
-            # the identifier's support of the claim, so it skips this encoder call (a
+        if self.task.observes_answers:
+            # A task that observes only the identifier's scores skips this encoder call (a
             # partner that composes new answer text would otherwise pay for one per step).
             totals[:, : self.dim] += self.identifier.encoder.encode(answers)
         totals[np.arange(len(episodes)), self.dim + np.asarray(indices)] += 1
@@ -366,20 +325,16 @@ class InterviewEngine:
         columns = [metrics[name].tolist() for name in names]
         rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
         current = metrics[self.reward_metric]
-        # Authentication pays support relative to the threshold: the returns sum to
-        # sign × (support − threshold), whose expectation differs from sign × support
-        # by a constant, but whose spread is far smaller (see ``threshold``).
-        start = self.threshold if self.task == "authentication" else 0.0
+        origin = self.task.reward_origin()
         previous = np.array(
-            [e.metrics[-1][self.reward_metric] if e.metrics else start for e in episodes]
+            [e.metrics[-1][self.reward_metric] if e.metrics else origin for e in episodes]
         )
         done = np.array(turns) + 1 >= self.max_turns
         if self.reward_mode == "delta":
             rewards = current - previous
         else:
-            rewards = np.where(done, current - start, 0.0)
-        if self.task == "authentication":
-            rewards = rewards * np.array([e.sign for e in episodes])
+            rewards = np.where(done, current - origin, 0.0)
+        rewards = rewards * self.task.signs(episodes)
         infos = []
         for e, code, row, ended in zip(episodes, codes, rows, done, strict=True):
             e.metrics.append(row)
@@ -390,19 +345,52 @@ class InterviewEngine:
                 "question": e.history[-2],
                 "answer": e.history[-1],
                 "metrics": row,
+                **self.task.step_info(e, bool(ended)),
             }
-            if self.task == "identification":
-                info["persona"] = e.persona
-            elif ended:  # authentication reveals the truth only once the episode is over
-                info["genuine"] = e.genuine
-                info["persona"] = e.persona
             infos.append(info)
-        next_turns = [t + 1 for t in turns]
-        if self.claim_observation is None:
-            observations = self._observe(totals, next_turns)
-        else:
-            observations = self._observe_claims(episodes, totals, next_turns, scores, truth, valid)
+        observations = self._observe(episodes, totals, scores, truth, valid)
         return TurnBatch(observations, rewards, done, infos)
+
+    @staticmethod
+    def _spoken(role: str, said, expected: int) -> list[str]:
+        """What an agent returned, checked: one string per context."""
+        if isinstance(said, str) or not isinstance(said, (list, tuple)) or len(said) != expected:
+            shown = repr(said)[:80]
+            raise InvalidArgumentError(
+                f"the {role}'s respond(contexts) returned {shown}; return a list with one "
+                f"string per context ({expected} here)."
+            )
+        if not all(isinstance(s, str) for s in said):
+            bad = next(s for s in said if not isinstance(s, str))
+            raise InvalidArgumentError(
+                f"the {role}'s respond(contexts) returned a {type(bad).__name__} "
+                f"({bad!r:.60}); return one string per context."
+            )
+        return list(said)
+
+    def fork(self, episode: InterviewEpisode) -> InterviewEpisode:
+        """An independent copy of ``episode`` to try a turn in (its steps change
+        nothing of the original)."""
+        return copy.deepcopy(episode)
+
+    def record(
+        self, episode: InterviewEpisode, seed: int, policy: str, rewards: Sequence[float]
+    ) -> EpisodeRecord:
+        """The record of a finished episode."""
+        return EpisodeRecord(
+            seed=int(seed),
+            persona=list(episode.persona),
+            candidates=list(episode.candidates),
+            is_true=[bool(t) for t in episode.is_true],
+            actions=list(episode.actions),
+            codes=[self.actions[a].prompt for a in episode.actions],
+            utterances=list(episode.history),
+            metrics=list(episode.metrics),
+            policy=policy,
+            claim=list(episode.claim),
+            genuine=episode.genuine,
+            rewards=list(rewards),
+        )
 
     def transcript(self, episode: InterviewEpisode) -> str:
         """The dialog so far as text, with the partner's persona and the current ranking."""

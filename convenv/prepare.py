@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-dialogs", type=int, default=None, help="retrieval pool size")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    from convenv.agents.sentence_encoder import default_cache_dir
+    from convenv.cache import default_cache_dir
 
     for part, took in prepare(args.parts, args.pool_dialogs, args.device).items():
         print(f"{part:10s} ready in {took:6.1f} s")

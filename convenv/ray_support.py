@@ -36,7 +36,7 @@ def require_ray(module: str = "ray", feature: str = "this feature") -> ModuleTyp
 def worker_env_vars() -> dict[str, str]:
     """Variables every Ray worker gets: one torch thread, and ``CONVENV_CACHE`` as the
     driver sees it (point it at shared storage on a multi-node cluster)."""
-    from convenv.agents.sentence_encoder import default_cache_dir
+    from convenv.cache import default_cache_dir
 
     return {**WORKER_ENV, "CONVENV_CACHE": str(default_cache_dir())}
 

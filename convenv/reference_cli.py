@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", choices=("random", "hard"), default="random")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.encoder import SentenceEncoder
 
     zero_shot = SentenceEncoder(device=args.device)
     identifiers = {"zero-shot": zero_shot}

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from convenv.config import EnvConfig
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError, positive_int
 
@@ -25,17 +26,23 @@ class BatchedDialogVecEnv(VecEnv):
 
     Args:
         n_envs: Number of parallel interviews.
-        env: A template env whose engine is shared (default: built from ``env_kwargs``).
-        **env_kwargs: Arguments of :class:`PersonaInterviewEnv`.
+        config: The env's :class:`~convenv.config.EnvConfig` (or its fields as ``options``).
+        env: A template env whose engine is shared (instead of a config).
+        **options: Options of :class:`PersonaInterviewEnv`.
     """
 
-    def __init__(self, n_envs: int = 8, env: PersonaInterviewEnv | None = None, **env_kwargs: Any):
+    def __init__(
+        self,
+        n_envs: int = 8,
+        config: EnvConfig | None = None,
+        env: PersonaInterviewEnv | None = None,
+        **options: Any,
+    ):
         n_envs = positive_int(n_envs, "n_envs")
-        if env is not None and env_kwargs:
-            raise InvalidArgumentError("pass either env or env_kwargs, not both.")
-        first = env if env is not None else PersonaInterviewEnv(**env_kwargs)
+        if env is not None and (options or config is not None):
+            raise InvalidArgumentError("pass either env or a config (or options), not both.")
+        first = env if env is not None else PersonaInterviewEnv(config, **options)
         self.envs = [first] + [PersonaInterviewEnv.sharing(first) for _ in range(n_envs - 1)]
-        self.engine = first.engine
         super().__init__(n_envs, first.observation_space, first.action_space)
         self.render_mode = first.render_mode
         self._actions: np.ndarray | None = None
@@ -64,7 +71,7 @@ class BatchedDialogVecEnv(VecEnv):
             raise InvalidArgumentError("step_wait() without step_async(actions); call step().")
         if any(env.episode is None for env in self.envs):
             raise InvalidArgumentError("step() called before reset(); call reset() first.")
-        batch = self.engine.step([env.episode for env in self.envs], self._actions)
+        batch = self.envs[0].step_episodes([env.episode for env in self.envs], self._actions)
         self._actions = None
         observations = batch.observations
         for i in np.flatnonzero(batch.terminated):
@@ -104,10 +111,16 @@ class BatchedDialogVecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in self.envs]  # text env: use render() for transcripts
+        """Each sub-env's frame (``render_mode="rgb_array"``: the transcript drawn)."""
+        if self.render_mode != "rgb_array":
+            return [None for _ in self.envs]
+        return [env.render() for env in self.envs]
 
-    def render(self, mode: str | None = None) -> str | None:
-        """The transcripts of all sub-envs (``render_mode="ansi"``)."""
+    def render(self, mode: str | None = None):
+        """The transcripts of all sub-envs (``render_mode="ansi"``), or SB3's tiled
+        frames (``"rgb_array"``)."""
+        if self.render_mode == "rgb_array":
+            return super().render(mode)
         texts = [env.render() for env in self.envs]
         if any(t is None for t in texts):
             return None

@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from convenv.config import EnvConfig
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError, positive_int
 
@@ -28,25 +29,29 @@ class BatchedInterviewVectorEnv(VectorEnv):
 
     Args:
         num_envs: Parallel interviews.
-        env: A template env whose engine is shared (default: built from ``env_kwargs``).
-        **env_kwargs: Arguments of :class:`PersonaInterviewEnv` (what the env id's
-            ``kwargs`` hold, e.g. ``split`` and ``task``).
+        config: The env's :class:`~convenv.config.EnvConfig` (or its fields as ``options``).
+        env: A template env whose engine is shared (instead of a config).
+        **options: Options of :class:`PersonaInterviewEnv` (what the env id's ``kwargs``
+            hold, e.g. ``split`` and ``task``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
         "autoreset_mode": AutoresetMode.NEXT_STEP,
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "rgb_array"],
     }
 
     def __init__(
-        self, num_envs: int = 8, env: PersonaInterviewEnv | None = None, **env_kwargs: Any
+        self,
+        num_envs: int = 8,
+        config: EnvConfig | None = None,
+        env: PersonaInterviewEnv | None = None,
+        **options: Any,
     ) -> None:
         self.num_envs = positive_int(num_envs, "num_envs")
-        if env is not None and env_kwargs:
-            raise InvalidArgumentError("pass either env or env_kwargs, not both.")
-        first = env if env is not None else PersonaInterviewEnv(**env_kwargs)
+        if env is not None and (options or config is not None):
+            raise InvalidArgumentError("pass either env or a config (or options), not both.")
+        first = env if env is not None else PersonaInterviewEnv(config, **options)
         self.envs = [first] + [PersonaInterviewEnv.sharing(first) for _ in range(num_envs - 1)]
-        self.engine = first.engine
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -119,7 +124,9 @@ class BatchedInterviewVectorEnv(VectorEnv):
         resetting = np.flatnonzero(self._autoreset)
         going = np.flatnonzero(~self._autoreset)
         if len(going):
-            batch = self.engine.step([self.envs[i].episode for i in going], actions[going])
+            batch = self.envs[0].step_episodes(
+                [self.envs[i].episode for i in going], actions[going]
+            )
             self._observations[going] = batch.observations
             rewards[going] = batch.rewards
             terminated[going] = batch.terminated
@@ -131,9 +138,9 @@ class BatchedInterviewVectorEnv(VectorEnv):
         self._autoreset = terminated | truncated
         return self._observations.copy(), rewards, terminated, truncated, infos
 
-    def render(self) -> tuple[str | None, ...] | None:
-        """The transcript of every env (``render_mode="ansi"``)."""
-        if self.render_mode != "ansi":
+    def render(self) -> tuple | None:
+        """Every env's transcript (``render_mode="ansi"``) or frame (``"rgb_array"``)."""
+        if self.render_mode is None:
             return None
         return tuple(env.render() for env in self.envs)
 

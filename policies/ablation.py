@@ -13,6 +13,13 @@ import numpy as np
 
 from convenv.errors import InvalidArgumentError
 from convenv.policies.base import ActionPolicy
+from convenv.rollout import run_episodes
+from convenv.splits import validation_personas
+
+# Validation-persona episodes the per-turn means are measured on (seeds apart from
+# training's and the benchmark's).
+MEAN_EPISODES = 256
+MEAN_SEED = 900_000
 
 
 def _turns(observations: np.ndarray, max_turns: int) -> np.ndarray:
@@ -31,10 +38,8 @@ class ObservationRecorder(ActionPolicy):
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
 
-    def begin_episode(
-        self, env_index: int, persona: Sequence[str], seed: int | None = None
-    ) -> None:
-        self.policy.begin_episode(env_index, persona, seed)
+    def begin_episode(self, env_index: int, claim: Sequence[str], seed: int | None = None) -> None:
+        self.policy.begin_episode(env_index, claim, seed)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         for turn, row in zip(_turns(observations, self.max_turns), observations, strict=True):
@@ -69,10 +74,8 @@ class DialogMeanPolicy(ActionPolicy):
         self.max_turns = max_turns
         self.name = name or f"{policy.name} (dialog held at mean)"
 
-    def begin_episode(
-        self, env_index: int, persona: Sequence[str], seed: int | None = None
-    ) -> None:
-        self.policy.begin_episode(env_index, persona, seed)
+    def begin_episode(self, env_index: int, claim: Sequence[str], seed: int | None = None) -> None:
+        self.policy.begin_episode(env_index, claim, seed)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         held = observations.copy()
@@ -80,3 +83,22 @@ class DialogMeanPolicy(ActionPolicy):
         for i, turn in enumerate(_turns(observations, self.max_turns)):
             held[i, self.dialog] = self.means.get(int(turn), fallback)
         return self.policy.act(held)
+
+
+def held_at_mean(
+    policy: ActionPolicy, env, episodes: int = MEAN_EPISODES, batch_size: int = 16
+) -> DialogMeanPolicy:
+    """``policy`` with its dialog features held at the per-turn means it saw on its own
+    play on validation (train) personas of ``env``'s engine."""
+    calibration = env.with_personas("train", validation_personas())
+    recorder = ObservationRecorder(policy, env.dialog_slice(), env.max_turns)
+    seeds = list(range(MEAN_SEED, MEAN_SEED + episodes))
+    for _ in run_episodes(calibration, recorder, seeds, None, batch_size, progress=False):
+        pass
+    return DialogMeanPolicy(
+        policy,
+        env.dialog_slice(),
+        recorder.means(),
+        env.max_turns,
+        name=f"{policy.name} (dialog held at mean)",
+    )

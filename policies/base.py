@@ -10,19 +10,27 @@ import numpy as np
 class ActionPolicy:
     """Chooses action indices for a batch of envs.
 
-    The rollout loop calls :meth:`begin_episode` whenever an env starts a new
-    episode (with the partner's persona, which only an oracle may read) and
-    :meth:`act` once per step for all envs. Per-env state lives in the policy.
+    The rollout loop (:func:`convenv.rollout.run_episodes`) calls :meth:`attach` once
+    with the env it plays, :meth:`begin_episode` whenever lane ``env_index`` starts an
+    episode (with the episode's claim: public in authentication, the partner's own
+    persona in identification, where only a policy marked as cheating reads it), and
+    :meth:`act` once per step for all lanes (row ``i`` is lane ``i``). Per-lane state
+    lives in the policy. A policy that overrides :meth:`watch` sees the episode itself,
+    the truth included: the policy registry must mark it as cheating.
     """
 
     name = "policy"
 
-    def begin_episode(
-        self, env_index: int, persona: Sequence[str], seed: int | None = None
-    ) -> None:
-        """A new episode starts in env ``env_index``; ``seed`` is the seed it was reset
+    def attach(self, env) -> None:
+        """The env the next episodes are played on (a policy that steps forks needs it)."""
+
+    def begin_episode(self, env_index: int, claim: Sequence[str], seed: int | None = None) -> None:
+        """A new episode starts in lane ``env_index``; ``seed`` is the seed it was reset
         with (when known): a policy that draws at random seeds its draws with it, so an
         episode gets the same actions however episodes are batched or sharded."""
+
+    def watch(self, env_index: int, episode) -> None:
+        """The episode object of lane ``env_index`` (only cheating policies look)."""
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         """One action index per row of ``observations``."""
@@ -35,9 +43,7 @@ class TurnCountingPolicy(ActionPolicy):
     def __init__(self) -> None:
         self._turns: dict[int, int] = {}
 
-    def begin_episode(
-        self, env_index: int, persona: Sequence[str], seed: int | None = None
-    ) -> None:
+    def begin_episode(self, env_index: int, claim: Sequence[str], seed: int | None = None) -> None:
         self._turns[env_index] = 0
 
     def act(self, observations: np.ndarray) -> np.ndarray:

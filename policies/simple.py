@@ -1,8 +1,8 @@
-"""Policies that need no learning: random, fixed sequence, round robin, scripted."""
+"""Policies that need no learning: random, fixed sequence, round robin."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class RandomPolicy(ActionPolicy):
         self._episodes = 0
         self._lanes: dict[int, np.random.Generator] = {}
 
-    def begin_episode(self, env_index: int, persona, seed: int | None = None) -> None:
+    def begin_episode(self, env_index: int, claim, seed: int | None = None) -> None:
         key = self._episodes if seed is None else seed
         self._lanes[env_index] = np.random.default_rng([self.seed or 0, key])
         self._episodes += 1
@@ -66,27 +66,3 @@ class RoundRobinPolicy(FixedSequencePolicy):
 
     def __init__(self, n_actions: int) -> None:
         super().__init__(range(n_actions), n_actions, name="round-robin")
-
-
-class ScriptedPolicy(TurnCountingPolicy):
-    """Plays a script of codes per episode: ``scripts[key]``, where the key is the
-    episode's seed (``by="seed"``) or its claimed persona as a tuple (``by="claim"``)."""
-
-    name = "scripted"
-
-    def __init__(self, scripts: Mapping, by: str = "seed", name: str | None = None) -> None:
-        if by not in ("seed", "claim"):
-            raise InvalidArgumentError(f"by={by!r}; pass 'seed' or 'claim'.")
-        super().__init__()
-        self.scripts, self.by, self._keys = scripts, by, {}
-        self.name = name or self.name
-
-    def begin_episode(self, env_index: int, persona, seed: int | None = None) -> None:
-        key = seed if self.by == "seed" else tuple(persona)
-        if key not in self.scripts:
-            raise InvalidArgumentError(f"no script for the episode of {self.by} {key!r}.")
-        super().begin_episode(env_index, persona, seed)
-        self._keys[env_index] = key
-
-    def choose(self, env_index: int, turn: int) -> int:
-        return int(self.scripts[self._keys[env_index]][turn])

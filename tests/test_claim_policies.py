@@ -9,14 +9,15 @@ import pytest
 from stable_baselines3 import PPO
 
 from convenv.actions import ActionSet
-from convenv.authentication import CLAIM_SLOTS, ClaimObservation
+from convenv.config import EnvConfig
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.policies import AdaptiveClaimPolicy
+from convenv.rollout import run_episodes
+from convenv.tasks.authentication import CLAIM_SLOTS, ClaimObservation
 from convenv.testing import HashingEncoder
 from convenv.training import train_policy
-from convenv.training.rollout import run_episodes
-from convenv.training.warm_start import clone, demonstrations, heuristic
+from convenv.training.warm_start import clone, demonstrations, teacher
 from tests.test_authentication import PERSONAS
 
 N_CODES, TURNS = 11, 8
@@ -66,7 +67,7 @@ def auth_env(stub_env_kwargs) -> PersonaInterviewEnv:
 
 def test_adaptive_claim_uses_what_it_hears(stub_env_kwargs):
     env = auth_env(stub_env_kwargs)
-    policy = heuristic("claim-adaptive", env)
+    policy = teacher("claim-adaptive", env)
     records = list(run_episodes(env, policy, list(range(40)), None, 8, progress=False))
     # The same claim draws other questions when the answers differ (genuine/impostor).
     by_claim: dict[tuple, set] = {}
@@ -87,41 +88,27 @@ def test_cloning_fits_the_network_to_the_heuristic(stub_env_kwargs):
     assert after > 0.8 and after > before + 0.3
 
 
-def test_privileged_teacher_demonstrates_one_script_per_claim(stub_env_kwargs):
-    from convenv.training.warm_start import CLAIM_EPISODES, TEACHER, teacher_episodes
-
-    env = auth_env(stub_env_kwargs)
-    seeds, options, scripts = teacher_episodes(env, 3 * CLAIM_EPISODES + 5, progress=False)
-    assert len(seeds) == 3 * CLAIM_EPISODES and set(scripts) == set(seeds)
-    per_claim: dict[int, set] = {}
-    for seed, option in zip(seeds, options, strict=True):
-        per_claim.setdefault(option["persona_index"], set()).add(tuple(scripts[seed]))
-    assert len(per_claim) == 3 and all(len(s) == 1 for s in per_claim.values())
-    # The demonstrations replay those scripts: the recorded actions are the teacher's.
-    x, y = demonstrations(env, TEACHER, 3 * CLAIM_EPISODES, progress=False)
-    assert x.shape == (3 * CLAIM_EPISODES * 4, env.observation_space.shape[0])
-    assert sorted(y.tolist()) == sorted(a for s in seeds for a in scripts[s])
-    with pytest.raises(InvalidArgumentError, match="authentication"):
-        teacher_episodes(PersonaInterviewEnv(personas=PERSONAS, **stub_env_kwargs), 8)
-
-
 def test_warm_start_settings_are_checked(stub_env_kwargs):
-    with pytest.raises(InvalidArgumentError, match="task authentication"):
+    authentication = EnvConfig(task="authentication")
+    # The claim is the partner's own persona in identification: cloning it would cheat.
+    with pytest.raises(InvalidArgumentError, match="does not play task 'identification'"):
         train_policy.TrainConfig(warm_start="claim")
     with pytest.raises(InvalidArgumentError, match="algorithm ppo"):
-        train_policy.TrainConfig(warm_start="claim", task="authentication", algorithm="dqn")
-    with pytest.raises(InvalidArgumentError, match="warm_start='oracle'"):
-        train_policy.TrainConfig(warm_start="oracle", task="authentication")
-    with pytest.raises(InvalidArgumentError, match="identification hides"):
-        heuristic("claim", PersonaInterviewEnv(personas=PERSONAS, **stub_env_kwargs))
+        train_policy.TrainConfig(warm_start="claim", env=authentication, algorithm="dqn")
+    with pytest.raises(InvalidArgumentError, match="warm_start='lookahead'"):
+        train_policy.TrainConfig(warm_start="lookahead", env=authentication)
+    with pytest.raises(InvalidArgumentError, match="is none of"):
+        train_policy.TrainConfig(warm_start="nope", env=authentication)
+    with pytest.raises(InvalidArgumentError, match="'identification' fairly"):
+        teacher("claim", PersonaInterviewEnv(personas=PERSONAS, **stub_env_kwargs))
 
 
 @pytest.mark.slow
 def test_train_warm_started_from_the_claim_heuristic(tmp_path, default_components):
     config = train_policy.TrainConfig(
-        task="authentication", warm_start="claim", warm_start_episodes=48, timesteps=64,
-        n_envs=4, max_turns=4, eval_every=10_000, eval_episodes=4, out=str(tmp_path),
-        progress=False,
+        env=EnvConfig(task="authentication", max_turns=4), warm_start="claim",
+        warm_start_episodes=48, timesteps=64, n_envs=4, eval_every=10_000, eval_episodes=4,
+        out=str(tmp_path), progress=False,
     )  # fmt: skip
     path = train_policy.train(config)
     settings = json.loads((path.parent / "settings.json").read_text())

@@ -13,14 +13,10 @@ from convenv.agents.consistent_partner import (
     PEOPLE_STRENGTHS,
     ConsistentPartner,
     RevealRates,
-    calibrate_rates,
-    reveal_counts,
-    statement_strengths,
-    strength_icc,
 )
 from convenv.errors import InvalidArgumentError
-from convenv.identifier import split_sentences
-from convenv.personachat import fact_pool, load_dialogs, load_personas
+from convenv.personachat import fact_pool, load_personas
+from convenv.vocabulary import split_sentences, turn_reveals
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +72,15 @@ def test_answers_the_asked_about_fact_at_the_rate_it_is_told(
 
     def answered(partner) -> float:
         answers = partner.respond(turns)
-        triples = [(c.persona, c.history[-1], a) for c, a in zip(turns, answers, strict=True)]
-        counts = reveal_counts(default_components.encoder, triples)
-        assert counts.about.sum() >= 60  # enough questions about a fact to measure
-        return float(counts.answered[counts.about].mean())
+        encoder = default_components.encoder
+        reveals = [
+            turn_reveals(encoder, c.persona, [c.history[-1]], [a])
+            for c, a in zip(turns, answers, strict=True)
+        ]
+        about = np.array([bool(r.about[0]) for r in reveals])
+        stated = np.array([bool(r.answered[0]) for r in reveals])
+        assert about.sum() >= 60  # enough questions about a fact to measure
+        return float(stated[about].mean())
 
     # The ranking alone states it on most such turns (people: a quarter of them).
     assert answered(default_components.partner) > 0.6
@@ -152,23 +153,6 @@ def test_calibrated_rate_is_in_use_and_rates_are_checked():
         RevealRates(0.0, 1.5)
 
 
-def test_calibration_matches_the_peoples_reveal_rate_and_spread(default_components, judge):
-    rates, figures = calibrate_rates(
-        default_components.partner, judge, load_dialogs("train")[2000:2060],
-        concentrations=(2.0, None), progress=False,
-    )  # fmt: skip
-    assert 0.0 < rates.volunteer < 1.0
-    assert abs(figures["consistent_reveal_rate"] - figures["people_reveal_rate"]) < 0.05
-    # The chosen spread is the candidate nearest the people's.
-    spreads = [abs(c["spread"] - figures["people_reveal_spread"]) for c in figures["candidates"]]
-    assert figures["consistent_reveal_spread"] == pytest.approx(
-        figures["candidates"][int(np.argmin(spreads))]["spread"]
-    )
-    strengths = figures["strengths"]
-    assert len(strengths) == 11 and list(strengths) == sorted(strengths)
-    assert strengths[0] >= 0.4 and 0.5 < strengths[5] < 0.8  # people state facts loosely
-
-
 def test_personas_differ_in_how_much_they_volunteer(default_components, judge):
     spread = RevealRates(0.0, 0.4, concentration=2.0)
     shares = np.linspace(0.005, 0.995, 199)
@@ -217,21 +201,6 @@ def test_facts_are_stated_with_the_peoples_strengths(default_components, judge):
         ConsistentPartner(default_components.partner, judge, strengths=(0.9, 0.5))
 
 
-def test_statement_strengths_are_quantiles_of_touched_facts(default_components):
-    from convenv.fidelity import ReplayCase
-
-    encoder = default_components.encoder
-    persona = ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza.")
-    said = ["i have a black lab named trooper.", "my job is in a hospital.", "i like cars."]
-    case = ReplayCase(0, persona, ["?"] * 3, said, said)
-    strengths = statement_strengths(encoder, [case], quantiles=3)
-    facts, sentences = encoder.encode(list(persona)), encoder.encode(said)
-    best = (facts @ sentences.T).max(axis=1)
-    touched = np.sort(best[best >= 0.4])
-    assert strengths[0] == pytest.approx(touched[0], abs=1e-3)
-    assert strengths[-1] == pytest.approx(touched[-1], abs=1e-3)
-
-
 def test_a_speakers_facts_share_their_looseness(default_components, judge):
     personas = load_personas("train")[:30]
     independent = ConsistentPartner(default_components.partner, judge, strength_correlation=0.0)
@@ -254,27 +223,6 @@ def test_a_speakers_facts_share_their_looseness(default_components, judge):
         ConsistentPartner(default_components.partner, judge, strength_correlation=1.0)
 
 
-def test_strength_icc_tells_consistent_speakers_from_mixed_ones(default_components):
-    from convenv.fidelity import ReplayCase
-
-    encoder = default_components.encoder
-    persona = ("i have a black lab named trooper.", "i work as a nurse.", "i love pizza.")
-    verbatim = list(persona)
-    loose = ["i like dogs.", "i work at a hospital.", "italian food is great."]
-    mixed = [verbatim[0], loose[1], verbatim[2]], [loose[0], verbatim[1], loose[2]]
-
-    def cases(answers):
-        return [ReplayCase(k, persona, ["?"] * 3, a, a) for k, a in enumerate(answers)]
-
-    # Half the speakers say everything word for word, half everything loosely ...
-    consistent = strength_icc(encoder, cases([verbatim, loose] * 10))
-    # ... or every speaker mixes both: the same strengths, none of it between speakers.
-    scattered = strength_icc(encoder, cases(list(mixed) * 10))
-    assert consistent > 0.5 and scattered < 0.1
-    with pytest.raises(InvalidArgumentError, match="speakers"):
-        strength_icc(encoder, cases([verbatim]))
-
-
 def test_fidelity_of_the_consistent_partner_on_20_dialogs(tmp_path, default_components, capsys):
     from convenv import fidelity_cli
 
@@ -294,9 +242,10 @@ def test_env_takes_the_consistent_partner(default_components):
 
     import convenv  # noqa: F401  (registers the ids)
 
-    env = gym.make("convenv/PersonaInterview-v0", partner="consistent", max_turns=2)
+    env = gym.make("convenv/PersonaInterview-v1", partner="consistent", max_turns=2)
     env.reset(seed=0)
     _, reward, _, _, info = env.step(0)
     assert isinstance(reward, float) and info
-    with pytest.raises(InvalidArgumentError, match="partner"):
-        gym.make("convenv/PersonaInterview-v0", interviewer="consistent").reset(seed=0)
+    # It speaks only as a partner: refused as interviewer before anything loads.
+    with pytest.raises(InvalidArgumentError, match="interviewer='consistent'"):
+        gym.make("convenv/PersonaInterview-v1", interviewer="consistent").reset(seed=0)

@@ -1,6 +1,7 @@
 """The embedded offline default, end to end: MiniLM + retrieval agents over Persona-Chat."""
 
 import warnings
+from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -11,16 +12,59 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
-from convenv.diagnostics import topic_sensitivity
 from convenv.identifier import PersonaIdentifier
-from convenv.personachat import load_dialogs, load_personas
+from convenv.personachat import Persona, load_dialogs, load_personas
 from convenv.reference import identify_real_dialogs
+from convenv.vocabulary import split_sentences
 
 pytestmark = pytest.mark.slow
 
 
+def topic_sensitivity(
+    partner,
+    interviewer,
+    encoder,
+    personas: Sequence[Persona],
+    actions: ActionSet,
+    seed: int = 0,
+) -> dict[str, float]:
+    """How often the partner reveals the fact an action code is about.
+
+    For every persona and code, the *topic fact* is the persona fact closest to the
+    code's description. The interviewer asks a question for that code (on topic) and
+    one for a random other code (off topic); the *revealed fact* of an answer is the
+    fact closest to one of its sentences. Returns both hit rates: on-topic far above
+    off-topic means the partner's answers depend on what it is asked.
+    """
+    rng = np.random.default_rng(seed)
+    topic_vectors = encoder.encode([a.description for a in actions])
+    cases = []
+    for persona in personas:
+        facts = encoder.encode(list(persona))
+        topic_fact = (facts @ topic_vectors.T).argmax(axis=0)  # per code
+        for k, code in enumerate(actions):
+            other = actions[int((k + rng.integers(1, len(actions))) % len(actions))]
+            cases.append((persona, facts, int(topic_fact[k]), code.prompt, other.prompt))
+    seeds = rng.integers(2**31, size=len(cases))
+    asked = {}
+    for name, col in (("on_topic", 3), ("off_topic", 4)):
+        questions = interviewer.respond(
+            [DialogContext(goal=c[col], seed=int(s)) for c, s in zip(cases, seeds, strict=True)]
+        )
+        answers = partner.respond(
+            [DialogContext((q,), persona=c[0]) for c, q in zip(cases, questions, strict=True)]
+        )
+        hits = []
+        for (_, facts, target, _, _), answer in zip(cases, answers, strict=True):
+            sentences = encoder.encode(split_sentences(answer) or [answer])
+            hits.append(int((facts @ sentences.T).max(axis=1).argmax()) == target)
+        asked[name] = float(np.mean(hits))
+    asked["cases"] = float(len(cases))
+    return asked
+
+
 def test_registered_env_passes_both_checkers(default_components):
-    env = gym.make("convenv/PersonaInterview-v0").unwrapped
+    env = gym.make("convenv/PersonaInterview-v1").unwrapped
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gym_check_env(env, skip_render_check=True)
@@ -68,7 +112,7 @@ def test_identifier_reads_real_dialogs(default_components):
 
 def test_same_seed_same_dialog_on_the_default(default_components):
     def play(seed):
-        env = gym.make("convenv/PersonaInterview-v0")
+        env = gym.make("convenv/PersonaInterview-v1")
         _, info = env.reset(seed=seed)
         out = [info["persona"], info["candidates"]]
         for a in (0, 6, 6, 2):
@@ -80,7 +124,7 @@ def test_same_seed_same_dialog_on_the_default(default_components):
 
 
 def test_ppo_learns_on_the_env_without_error(default_components):
-    env = gym.make("convenv/PersonaInterview-v0", max_turns=4)
+    env = gym.make("convenv/PersonaInterview-v1", max_turns=4)
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=2, seed=0, device="cpu")
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(total_timesteps=256)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from convenv.agents.sentence_encoder import SentenceEncoder
+from convenv.encoder import SentenceEncoder
 
 TEXTS = [f"i have {k} dogs and a cat named number {k}." for k in range(40)]
 

@@ -123,8 +123,11 @@ def test_custom_actions_change_the_action_space(stub_env_kwargs):
 
 
 def test_registered_ids():
-    assert "convenv/PersonaInterview-v0" in gym.registry
-    assert gym.registry["convenv/PersonaInterviewEval-v0"].kwargs == {"split": "test"}
+    assert "convenv/PersonaInterview-v1" in gym.registry
+    assert gym.registry["convenv/PersonaInterviewEval-v1"].kwargs == {
+        "split": "test",
+        "task": "identification",
+    }
 
 
 def test_bad_inputs_get_one_clear_error_naming_the_argument(stub_env_kwargs):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from convenv.agents.personagpt import PersonaGPTAgent
-from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.personachat import Dialog, load_dialogs
+from convenv.tiny_models import build_tiny_personagpt
 from convenv.training import evaluate
 from convenv.training.evaluate import evaluate_model, normalize_answer, unigram_f1
 from convenv.training.finetune import FinetuneConfig, finetune

@@ -8,9 +8,9 @@ from safetensors.torch import load_file
 
 from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent, load_personagpt
-from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.errors import InvalidArgumentError
 from convenv.personachat import Dialog
+from convenv.tiny_models import build_tiny_personagpt
 from convenv.training.finetune import (
     FinetuneConfig,
     _capped,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from convenv.candidates import CandidatePool
 from convenv.identifier import AGGREGATIONS, PersonaIdentifier
-from convenv.reference import CandidatePool
 from convenv.testing import HashingEncoder
 
 CANDIDATES = [

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from convenv.candidates import CandidatePool
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
-from convenv.fact_text import normalize_fact
 from convenv.personachat import Dialog, load_dialogs, load_personas
-from convenv.reference import CandidatePool
 from convenv.testing import EchoPartner, GoalInterviewer, HashingEncoder
 from convenv.training.identifier_data import build_triplets, held_out_texts
+from convenv.vocabulary import normalize_fact
 
 
 def test_normalize_fact_ignores_case_punctuation_and_contractions():
@@ -75,7 +75,7 @@ def test_hard_negatives_share_the_topic_and_are_not_paraphrases():
 
 def test_bad_identifier_directory_is_a_clear_error(tmp_path, stub_env_kwargs):
     kwargs = {k: v for k, v in stub_env_kwargs.items() if k != "identifier"}
-    with pytest.raises(InvalidArgumentError, match="not a sentence-transformers model"):
+    with pytest.raises(InvalidArgumentError, match="sentence-transformers model directory"):
         PersonaInterviewEnv(**kwargs, identifier=str(tmp_path))
 
 
@@ -96,7 +96,7 @@ def tiny_trained(tmp_path_factory):
 def test_training_lowers_held_out_loss_and_changes_weights(tiny_trained):
     from safetensors.numpy import load_file
 
-    from convenv.agents.sentence_encoder import bundled_minilm_path
+    from convenv.encoder import bundled_minilm_path
 
     model, out = tiny_trained
     report = json.loads((out / "training_config.json").read_text())
@@ -144,13 +144,16 @@ def test_identifier_reaches_every_job(tmp_path, default_components, monkeypatch)
         return PersonaIdentifier(default_components.encoder)
 
     monkeypatch.setattr(convenv.defaults, "trained_identifier", fake)
-    common = ["--identifier", "ID-DIR", "--max-turns", "2", "--no-progress"]
+    directory = tmp_path / "ID-DIR"  # what train-identifier saves: checked before it loads
+    directory.mkdir()
+    (directory / "config.json").write_text("{}")
+    common = ["--identifier", str(directory), "--max-turns", "2", "--no-progress"]
     assert bench.main(["--policies", "random", "--limit", "2", "--out", str(tmp_path / "b"),
                        *common]) == 0  # fmt: skip
     assert selfplay.main(["--episodes", "2", "--out", str(tmp_path / "s.jsonl"), *common]) == 0
     assert train_policy.main(["--timesteps", "64", "--n-envs", "2", "--eval-every", "10000",
                               "--eval-episodes", "2", "--out", str(tmp_path / "t"),
                               *common]) == 0  # fmt: skip
-    assert seen.count("ID-DIR") >= 3
+    assert seen.count(str(directory)) >= 3
     settings = json.loads((tmp_path / "t" / "settings.json").read_text())
-    assert settings["identifier"] == "ID-DIR"
+    assert settings["env"]["identifier"] == str(directory)

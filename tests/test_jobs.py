@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from convenv import cli
+from convenv.config import EnvConfig
 from convenv.env import PersonaInterviewEnv
 from convenv.training import bench, chat, selfplay, train_policy
 from convenv.training.jsonl import read_jsonl
@@ -52,7 +53,7 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
         train_policy.train(train_policy.TrainConfig(out=str(out), timesteps=64))
     with (out / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert "identification/recall@5" in rows[-1]
+    assert "task/recall@5" in rows[-1]  # the task's report metrics, per rollout
     assert any(row["eval/mean_reward"] for row in rows)
     assert list(out.glob("events.out.tfevents*"))  # TensorBoard
     assert (out / "model.zip").exists() and (out / "best" / "best_model.zip").exists()
@@ -65,10 +66,10 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
 @pytest.mark.parametrize("algorithm", ["dqn", "a2c"])
 def test_other_algorithms_train(tmp_path, default_components, algorithm):
     config = train_policy.TrainConfig(
+        env=EnvConfig(max_turns=4),
         algorithm=algorithm,
         timesteps=128,
         n_envs=4,
-        max_turns=4,
         eval_every=10_000,
         eval_episodes=4,
         out=str(tmp_path),
@@ -91,8 +92,8 @@ def test_bench_outputs_and_determinism(tmp_path, default_components, capsys):
     ]  # fmt: skip
     assert bench.main([*args, "--out", str(tmp_path / "a")]) == 0
     table = capsys.readouterr().out
-    assert "| round-robin |" in table and "| oracle |" in table
-    assert "| oracle − best-fixed |" in table  # paired differences from the baseline
+    assert "| round-robin |" in table and "| oracle (cheats) |" in table
+    assert "| oracle (cheats) − best-fixed |" in table  # paired differences from the baseline
     assert bench.main([*args, "--out", str(tmp_path / "b")]) == 0
     first = (tmp_path / "a" / "episodes.csv").read_text()
     assert first == (tmp_path / "b" / "episodes.csv").read_text()
@@ -103,7 +104,7 @@ def test_bench_outputs_and_determinism(tmp_path, default_components, capsys):
     assert {r["policy"] for r in rows} == {
         "random",
         "round-robin",
-        "oracle",
+        "oracle (cheats)",
         "fixed:2",
         "best-fixed",
     }
@@ -130,7 +131,7 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
     text = capsys.readouterr().out
     assert "impostor=random" in text and "impostor=overlap" in text
     assert "| lookahead (cheats) − best-fixed |" in text
-    assert "Share of the gap from best-fixed to each bound closed" in text
+    assert "Share of the gap from best-fixed to each cheating reference closed" in text
     summary = json.loads((out / "results.json").read_text())
     assert [r["label"] for r in summary] == [
         "authentication, impostor=random",
@@ -139,7 +140,7 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
     for result in summary:
         assert set(result["rows"]["claim"]) == {"roc_auc", "eer", "accuracy"}
         assert len(result["curves"]["random"]) == 3
-        assert set(result["thresholds"]) == {"random", "claim", "best-fixed", "lookahead (cheats)"}
+        assert set(result["calibration"]) == {"random", "claim", "best-fixed", "lookahead (cheats)"}
         # The lookahead peeks at the truth: it separates at least as well as anything.
         best = max(result["rows"][p]["roc_auc"][0] for p in ("random", "claim", "best-fixed"))
         assert result["rows"]["lookahead (cheats)"]["roc_auc"][0] >= best
@@ -151,7 +152,8 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
                 (auc["claim"] - auc["best-fixed"]) / (auc["lookahead (cheats)"] - auc["best-fixed"])
             )
         assert set(result["gaps"]) == {"random", "claim"}
-    assert (out / "best_fixed_random.json").exists() and (out / "best_fixed_overlap.json").exists()
+    assert (out / "best_fixed_impostor-random.json").exists()
+    assert (out / "best_fixed_impostor-overlap.json").exists()
     episodes = list(csv.DictReader((out / "episodes.csv").open()))
     assert len(episodes) == 2 * 4 * 16
     assert {r["genuine"] for r in episodes} == {"True", "False"}
@@ -308,11 +310,11 @@ def test_chat_main_mode_zero_types_questions(default_components):
 
 
 def test_fixed_all_makes_one_policy_per_code(default_components):
-    from convenv.training.policy_specs import make_policies
+    from convenv.policies.registry import PolicyContext, make_policies
 
     env = PersonaInterviewEnv(split="test")
-    policies = make_policies(["fixed:all"], env)
+    policies = make_policies(["fixed:all"], PolicyContext(env))
     assert len(policies) == 11
     assert policies[1].act(np.zeros((2, 1))).tolist() == [1, 1]
-    with pytest.raises(ValueError, match="neither a known name"):
-        make_policies(["nonsense"], env)
+    with pytest.raises(ValueError, match="is none of"):
+        make_policies(["nonsense"], PolicyContext(env))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from convenv.agents.last_batch import LastBatch, padded_stack
+from convenv.batching import LastBatch, padded_stack
 
 
 def test_reuses_the_value_for_the_same_items_only():

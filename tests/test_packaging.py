@@ -41,7 +41,7 @@ USER_SCRIPT = textwrap.dedent(
             return [f"i like {c.goal or 'dogs'}" for c in contexts]
 
     env = gym.make(
-        "convenv/PersonaInterview-v0",
+        "convenv/PersonaInterview-v1",
         partner=Speaker(), interviewer=Speaker(), identifier=PersonaIdentifier(Encoder()),
     )
     env.reset(seed=0)

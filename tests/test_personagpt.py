@@ -7,10 +7,10 @@ import pytest
 from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent, PersonaGPTUnavailable
 from convenv.agents.personagpt_prompt import encode_prompt
-from convenv.agents.tiny_personagpt import build_tiny_personagpt
 from convenv.env import PersonaInterviewEnv
 from convenv.identifier import PersonaIdentifier
 from convenv.testing import HashingEncoder
+from convenv.tiny_models import build_tiny_personagpt
 
 
 @pytest.fixture(scope="module")

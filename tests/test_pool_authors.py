@@ -49,8 +49,8 @@ def test_the_default_consistent_partner_never_uses_a_sharers_words(default_compo
     from convenv.agents.consistent_partner import ConsistentPartner
     from convenv.consistency import ConsistencyJudge
     from convenv.defaults import consistent_partner, retrieval_authors, retrieval_pairs
-    from convenv.identifier import split_sentences
     from convenv.personachat import fact_pool, load_personas
+    from convenv.vocabulary import split_sentences
 
     partner = consistent_partner()
     assert partner.authors is not None
@@ -70,7 +70,7 @@ def test_the_default_consistent_partner_never_uses_a_sharers_words(default_compo
             sentences_by.setdefault(sentence, []).append(author)
 
     def only_sharers_wrote(sentence: str, persona) -> bool:
-        from convenv.fact_text import normalize_fact
+        from convenv.vocabulary import normalize_fact
 
         own = {normalize_fact(f) for f in persona}
         if normalize_fact(sentence) in own:

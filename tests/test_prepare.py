@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_prepare_builds_every_part(default_components, capsys):
-    from convenv.agents.sentence_encoder import default_cache_dir
+    from convenv.cache import default_cache_dir
     from convenv.cli import main
 
     assert main(["prepare"]) == 0

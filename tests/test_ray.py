@@ -15,7 +15,7 @@ import pytest
 
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
-from convenv.policies import FixedSequencePolicy, RandomPolicy, TopicOraclePolicy
+from convenv.policies import ClaimTopicPolicy, FixedSequencePolicy, RandomPolicy
 from convenv.testing import HashingEncoder, stub_env
 
 pytest.importorskip("ray", reason="the Ray tests need the extra: pip install 'convenv[ray]'")
@@ -32,14 +32,12 @@ def ray_cluster():
 
 
 def policies(env: PersonaInterviewEnv):
-    oracle = TopicOraclePolicy(env.actions, HashingEncoder())
-    chosen = [RandomPolicy(11, seed=3), FixedSequencePolicy([0, 4, 7], 11), oracle]
-    if env.engine.task == "authentication":
-        from convenv.training.policy_specs import make_policies
+    from convenv.policies.registry import PolicyContext, make_policies
 
-        # Bounds that pool a claim's episodes: sharding must not split a claim.
-        chosen += make_policies(["lookahead-per-claim", "per-claim-heldout"], env)
-    return chosen
+    claim = ClaimTopicPolicy(env.actions, HashingEncoder())
+    chosen = [RandomPolicy(11, seed=3), FixedSequencePolicy([0, 4, 7], 11), claim]
+    # The lookahead steps forks of the episodes: on a worker, through the worker's env.
+    return chosen + make_policies(["lookahead"], PolicyContext(env))
 
 
 @pytest.mark.parametrize("task", ["identification", "authentication"])
@@ -60,7 +58,7 @@ def test_a_sharded_bench_equals_the_in_process_bench(ray_cluster, task):
     for name, records in local.records.items():
         assert [r.to_dict() for r in sharded.records[name]] == [r.to_dict() for r in records]
     assert sharded.rows == local.rows
-    assert sharded.thresholds == local.thresholds
+    assert sharded.calibration == local.calibration
 
 
 def test_sharded_selfplay_streams_shards_equal_to_one_process(ray_cluster, tmp_path):
@@ -96,18 +94,20 @@ def rllib_config(tmp_path, runners: int, **overrides):
 
     envs, fragment = 4, 8
     batch = envs * fragment * max(1, runners)
+    from convenv.training.train_policy import RLlibSettings
+
     settings = dict(
-        backend="rllib", timesteps=2 * batch, num_env_runners=runners, envs_per_runner=envs,
-        n_steps=fragment, batch_size=16, eval_every=2 * batch, eval_episodes=4,
-        out=str(tmp_path / f"rllib{runners}"), progress=False,
+        backend="rllib", timesteps=2 * batch, n_steps=fragment, batch_size=16,
+        eval_every=2 * batch, eval_episodes=4, out=str(tmp_path / f"rllib{runners}"),
+        progress=False, rllib=RLlibSettings(num_env_runners=runners, envs_per_runner=envs),
     )  # fmt: skip
     return TrainConfig(**{**settings, **overrides})
 
 
 @pytest.mark.parametrize("runners", [0, 2])
 def test_rllib_ppo_trains_on_the_vector_entry_point(ray_cluster, tmp_path, runners):
+    from convenv.policies.registry import PolicyContext, check_specs, make_policies
     from convenv.policies.rllib import RLlibPolicy
-    from convenv.training.policy_specs import check_specs, make_policies
     from convenv.training.train_policy import train
 
     config = rllib_config(tmp_path, runners)
@@ -123,7 +123,7 @@ def test_rllib_ppo_trains_on_the_vector_entry_point(ray_cluster, tmp_path, runne
     # The exported policy plays in the project's rollouts, read without unpickling.
     env = PersonaInterviewEnv(split="test", max_turns=3)
     check_specs([str(out)])
-    (policy,) = make_policies([str(out)], env)
+    (policy,) = make_policies([str(out)], PolicyContext(env))
     assert isinstance(policy, RLlibPolicy)
     observations = np.stack([env.reset(seed=s)[0] for s in range(5)])
     actions = policy.act(observations)
@@ -145,10 +145,10 @@ def test_an_rllib_policy_refuses_what_it_cannot_read(tmp_path):
 
 
 def test_rllib_options_need_the_rllib_backend():
-    from convenv.training.train_policy import TrainConfig
+    from convenv.training.train_policy import RLlibSettings, TrainConfig
 
     with pytest.raises(InvalidArgumentError, match="--backend rllib"):
-        TrainConfig(num_env_runners=2)
+        TrainConfig(rllib=RLlibSettings(num_env_runners=2))
     with pytest.raises(InvalidArgumentError, match="backend"):
         TrainConfig(backend="spark")
 
@@ -156,11 +156,12 @@ def test_rllib_options_need_the_rllib_backend():
 def test_a_two_trial_tune_sweep_runs_and_reports(ray_cluster, tmp_path):
     import json
 
+    from convenv.config import EnvConfig
     from convenv.training.train_policy import TrainConfig
     from convenv.training.tune_sweep import sweep
 
-    base = TrainConfig(timesteps=96, n_envs=4, eval_every=32, eval_episodes=4, max_turns=3,
-                       out=str(tmp_path / "tune"), progress=False)  # fmt: skip
+    base = TrainConfig(env=EnvConfig(max_turns=3), timesteps=96, n_envs=4, eval_every=32,
+                       eval_episodes=4, out=str(tmp_path / "tune"), progress=False)  # fmt: skip
     summary = sweep(base, samples=2, scheduler="asha", cpus_per_trial=1.0)
     assert summary["trials"] == 2 and summary["errors"] == 0
     assert set(summary["settings"]) == {"learning_rate", "n_steps", "batch_size",

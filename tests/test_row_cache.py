@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from convenv.agents.row_cache import RowCache
+from convenv.batching import RowCache
 
 
 def test_get_put_and_least_recently_used_eviction():

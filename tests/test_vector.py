@@ -21,11 +21,11 @@ def same(a, b) -> bool:
 @pytest.mark.parametrize("task", ["identification", "authentication"])
 def test_equals_sync_vector_env_step_for_step_with_autoresets(stub_env_kwargs, task):
     kwargs = {**stub_env_kwargs, "max_turns": 3, "task": task}
-    ours = gym.make_vec("convenv/PersonaInterview-v0", num_envs=4, **kwargs)
+    ours = gym.make_vec("convenv/PersonaInterview-v1", num_envs=4, **kwargs)
     assert isinstance(ours, BatchedInterviewVectorEnv)
     assert ours.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     sync = gym.make_vec(
-        "convenv/PersonaInterview-v0", num_envs=4, vectorization_mode="sync", **kwargs
+        "convenv/PersonaInterview-v1", num_envs=4, vectorization_mode="sync", **kwargs
     )
     rng = np.random.default_rng(0)
     a, b = ours.reset(seed=11), sync.reset(seed=11)

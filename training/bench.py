@@ -1,11 +1,13 @@
-"""``convenv bench``: identification or authentication on held-out test personas.
+"""``convenv bench``: any task's benchmark on held-out test personas.
 
 Every policy plays every test persona the same number of times with the same seeds,
 so policies are compared on the same episodes (paired). Intervals resample
-personas, not episodes. Identification reports convogym's ranking metrics;
-authentication reports ROC-AUC, equal error rate and accuracy at a threshold
-calibrated on train personas. Each policy's difference from the best fixed sequence
-(searched on train personas) comes with its own paired interval.
+personas, not episodes. The task decides what is reported (identification:
+convogym's ranking metrics; authentication: ROC-AUC, equal error rate and accuracy
+at a threshold calibrated on train personas). Each policy's difference from the best
+fixed sequence (searched on train personas) comes with its own paired interval, and
+the share of the gap to each cheating reference it closes. A task option given
+several values (``--impostor random overlap swap``) runs one benchmark per value.
 """
 
 from __future__ import annotations
@@ -14,57 +16,35 @@ import argparse
 import csv
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from convenv.authentication import IMPOSTOR_KINDS, MIXED_KINDS, TASKS
-from convenv.authentication_metrics import (
-    accuracy_at,
-    calibrate_threshold,
-    equal_error_rate,
-    roc_auc,
-)
+from convenv.arguments import positive, sweep_values
 from convenv.cli import plain
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.metrics import METRIC_NAMES
-from convenv.policies.ablation import DialogMeanPolicy, ObservationRecorder
 from convenv.policies.base import ActionPolicy
+from convenv.policies.registry import PolicyContext, check_specs, is_cheating, make_policies
+from convenv.records import EpisodeRecord
+from convenv.rollout import run_episodes
 from convenv.run_manifest import write_run_manifest
-from convenv.statistics import clustered_bootstrap, difference_of, mean_of
-from convenv.training.fixed_search import FixedSequence, search_fixed_sequence
-from convenv.training.lookahead import heldout_per_claim_episodes, lookahead_episodes
-from convenv.training.policy_specs import LookaheadBound, check_specs, make_policies
-from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
+from convenv.splits import validation_personas
+from convenv.statistics import clustered_bootstrap, difference_of
+from convenv.tasks import Task, task_class
 from convenv.training.rollout_arguments import (
     add_rollout_arguments,
-    env_from_arguments,
+    env_from_config,
     ray_runner,
+    rollout_config,
 )
-from convenv.training.splits import training_personas, validation_personas
-from convenv.training.turn_objective import support_at
 
-DEFAULT_POLICIES = {
-    "identification": ["random", "round-robin", "best-fixed", "oracle"],
-    "authentication": [
-        "random",
-        "round-robin",
-        "best-fixed",
-        "claim",
-        "claim-adaptive",
-        "lookahead",
-    ],
-}
 REFERENCE = "best-fixed"
-# Headline metric per task: the one the per-turn curves show.
-HEADLINE = {"identification": "auc", "authentication": "roc_auc"}
-AUTH_METRICS = ("roc_auc", "eer", "accuracy")
-
 Interval = tuple[float, float, float]
-Policy = ActionPolicy | LookaheadBound
 
 
 @dataclass
@@ -81,7 +61,10 @@ class BenchResult:
     curves: dict[str, list[Interval]]
     episodes: int
     personas: int
-    thresholds: dict[str, float] = field(default_factory=dict)
+    headline: str = "auc"
+    lower_is_better: tuple[str, ...] = ()
+    # policy → what the report fitted on its validation episodes (a threshold)
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     # policy → bound → share of the gap from the reference to the bound it closes
     # (headline metric, persona-clustered interval)
     gaps: dict[str, dict[str, Interval]] = field(default_factory=dict)
@@ -90,112 +73,88 @@ class BenchResult:
 
 def play(
     env: PersonaInterviewEnv,
-    policy: Policy,
+    policy: ActionPolicy,
     seeds: Sequence[int],
     options: Sequence[dict] | None,
     batch_size: int,
     progress: bool,
 ) -> list[EpisodeRecord]:
     """Every seed's episode under ``policy``, in seed order."""
-    if isinstance(policy, LookaheadBound) and policy.heldout:
-        records = heldout_per_claim_episodes(
-            env, seeds, options, max(batch_size, 64), progress, policy.draws
-        )
-    elif isinstance(policy, LookaheadBound):
-        records = lookahead_episodes(
-            env, seeds, options, max(batch_size, 64), progress, policy.draws, policy.per_claim
-        )
-    else:
-        records = run_episodes(env, policy, seeds, options, batch_size, progress)
+    records = run_episodes(env, policy, seeds, options, batch_size, progress)
     order = {s: i for i, s in enumerate(seeds)}
     return sorted(records, key=lambda r: order[r.seed])
 
 
-def _statistics(task: str, records: list[EpisodeRecord], turn: int, threshold: float | None):
-    """Per metric, a function of episode indices (for the clustered bootstrap)."""
-    if task == "identification":
-        return {m: mean_of([r.metrics[turn - 1][m] for r in records]) for m in METRIC_NAMES}
-    support = support_at(records, turn)
-    genuine = np.array([bool(r.genuine) for r in records])
-    stats: dict[str, Callable[[np.ndarray], float]] = {
-        "roc_auc": lambda idx: roc_auc(support[idx], genuine[idx]),
-        "eer": lambda idx: equal_error_rate(support[idx], genuine[idx]),
-    }
-    if threshold is not None:
-        stats["accuracy"] = lambda idx: accuracy_at(support[idx], genuine[idx], threshold)
-    return stats
-
-
 def summarize(
-    task: str,
+    task: Task,
     label: str,
     runs: dict[str, list[EpisodeRecord]],
     clusters: np.ndarray,
-    thresholds: dict[str, float] | None = None,
+    calibration: dict[str, dict[str, float]] | None = None,
     seed: int = 0,
     resamples: int = 2000,
     bounds: Sequence[str] = (),
+    progress: bool = False,
 ) -> BenchResult:
     """Metrics, paired differences from the best fixed sequence, the share of the gap
-    to each of ``bounds`` (upper-bound policies among ``runs``) closed, and curves."""
-    thresholds = thresholds or {}
+    to each of ``bounds`` (cheating references among ``runs``) closed, and curves."""
+    calibration = calibration or {}
     names = list(runs)
     turns = len(next(iter(runs.values()))[0].metrics)
-    metrics = METRIC_NAMES if task == "identification" else AUTH_METRICS
-    stats = {n: _statistics(task, runs[n], turns, thresholds.get(n)) for n in names}
-    rows = {
-        n: {m: clustered_bootstrap(f, clusters, resamples, seed=seed) for m, f in stats[n].items()}
-        for n in names
-    }
+    stats = {n: task.statistics(runs[n], turns, calibration.get(n)) for n in names}
     reference = REFERENCE if REFERENCE in runs else None
-    differences = {}
+    headline = task.headline
+    jobs = sum(len(s) for s in stats.values()) + len(names) * (turns + len(task.report_metrics))
+    bar = tqdm(total=jobs, desc=f"intervals ({label})", disable=not progress)
+
+    def interval(statistic, count: int = resamples) -> Interval:
+        bar.update(1)
+        return clustered_bootstrap(statistic, clusters, count, seed=seed)
+
+    rows = {n: {m: interval(f) for m, f in stats[n].items()} for n in names}
+    differences: dict[str, dict[str, Interval]] = {}
+    gaps: dict[str, dict[str, Interval]] = {}
     if reference is not None:
         for n in names:
             if n == reference:
                 continue
             shared = [m for m in stats[n] if m in stats[reference]]
             differences[n] = {
-                m: clustered_bootstrap(
-                    difference_of(stats[n][m], stats[reference][m]), clusters, resamples, seed=seed
-                )
-                for m in shared
+                m: interval(difference_of(stats[n][m], stats[reference][m])) for m in shared
             }
-    headline = HEADLINE[task]
-    gaps: dict[str, dict[str, Interval]] = {}
-    if reference is not None:
-        for n in names:
-            if n == reference or n in bounds:
+            if n in bounds:
                 continue
             mine, base = stats[n][headline], stats[reference][headline]
             with np.errstate(invalid="ignore"):  # resamples without a gap give ±inf
-                gaps[n] = {
-                    b: clustered_bootstrap(
-                        _gap_share(mine, base, stats[b][headline]), clusters, resamples, seed=seed
-                    )
+                row = {
+                    b: interval(_gap_share(mine, base, stats[b][headline]))
                     for b in bounds
                     if b in stats
                 }
+            if row:
+                gaps[n] = row
     curves = {
         n: [
-            clustered_bootstrap(
-                _statistics(task, runs[n], t, None)[headline], clusters, resamples // 4, seed=seed
-            )
+            interval(task.statistics(runs[n], t)[headline], resamples // 4)
             for t in range(1, turns + 1)
         ]
         for n in names
     }
+    bar.close()
     return BenchResult(
-        task=task,
+        task=task.name,
         label=label,
-        metrics=tuple(metrics),
+        metrics=tuple(task.report_metrics),
         rows=rows,
         differences=differences,
         reference=reference,
         curves=curves,
         episodes=len(clusters),
         personas=len(np.unique(clusters)),
-        thresholds=dict(thresholds),
-        gaps={n: row for n, row in gaps.items() if row},
+        headline=headline,
+        lower_is_better=tuple(sorted(task.lower_is_better)),
+        calibration=dict(calibration),
+        gaps=gaps,
         records=runs,
     )
 
@@ -221,52 +180,51 @@ def _gap_cell(value: Interval, reference: str) -> str:
 
 def benchmark(
     env: PersonaInterviewEnv,
-    policies: Sequence[Policy],
+    policies: Sequence[ActionPolicy],
     repeats: int = 1,
     seed: int = 0,
     batch_size: int = 16,
     progress: bool = True,
     calibration_env: PersonaInterviewEnv | None = None,
-    calibration_episodes: int = 256,
     label: str | None = None,
     runner=None,
+    calibration_episodes: int | None = None,
 ) -> BenchResult:
     """Run each policy on every persona of ``env`` ``repeats`` times with fixed seeds.
 
-    Authentication thresholds are calibrated per policy on ``calibration_env``
-    (train personas; default: the validation slice of the train personas). A
-    ``runner`` (:class:`~convenv.training.ray_rollout.RayEpisodeRunner`) plays the
-    episodes on Ray workers instead of in this process, with the same results.
+    Where the task's report needs a calibration (authentication's threshold), it is
+    fitted per policy on ``calibration_env`` (train personas; default: the validation
+    slice of the train personas). A ``runner``
+    (:class:`~convenv.training.ray_rollout.RayEpisodeRunner`) plays the episodes on
+    Ray workers instead of in this process, with the same results.
+    ``calibration_episodes`` overrides the task's count (0: no calibration).
     """
     played = play if runner is None else runner.play
-    if not isinstance(repeats, int) or repeats < 1:
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InvalidArgumentError(f"repeats={repeats!r}; pass a positive integer.")
-    task = env.engine.task
+    task = env.task
     n = len(env.personas)
     seeds = [seed * 1_000_003 + k for k in range(n * repeats)]
     options = [{"persona_index": k % n} for k in range(n * repeats)]
     clusters = np.arange(n * repeats) % n
     runs: dict[str, list[EpisodeRecord]] = {}
-    thresholds: dict[str, float] = {}
-    if task == "authentication" and calibration_env is None:
+    calibration: dict[str, dict[str, float]] = {}
+    fits = task.calibration_episodes if calibration_episodes is None else calibration_episodes
+    if fits and calibration_env is None:
         calibration_env = env.with_personas("train", validation_personas())
     for policy in policies:
         if policy.name in runs:
             raise InvalidArgumentError(f"policy {policy.name!r} is listed twice; list it once.")
         runs[policy.name] = played(env, policy, seeds, options, batch_size, progress)
-        if task == "authentication":
-            calibration_seeds = [
-                seed * 1_000_003 + 500_000 + k for k in range(calibration_episodes)
-            ]
-            calibration = played(
-                calibration_env, policy, calibration_seeds, None, batch_size, False
-            )
-            turns = env.engine.max_turns
-            thresholds[policy.name] = calibrate_threshold(
-                support_at(calibration, turns), [bool(r.genuine) for r in calibration]
-            )
-    bounds = [p.name for p in policies if isinstance(p, LookaheadBound)]
-    return summarize(task, label or task, runs, clusters, thresholds, seed, bounds=bounds)
+        if fits:
+            calibration_seeds = [seed * 1_000_003 + 500_000 + k for k in range(fits)]
+            fitted = played(calibration_env, policy, calibration_seeds, None, batch_size, False)
+            calibration[policy.name] = task.calibrate(fitted)
+    bounds = [p.name for p in policies if is_cheating(p)]
+    return summarize(
+        task, label or task.name, runs, clusters, calibration, seed, bounds=bounds,
+        progress=progress,
+    )  # fmt: skip
 
 
 def _cell(value: Interval) -> str:
@@ -283,12 +241,14 @@ def markdown_table(result: BenchResult) -> str:
         "|---" * (len(result.metrics) + 1) + "|",
     ]
     for name, row in result.rows.items():
-        lines.append(f"| {name} | " + " | ".join(_cell(row[m]) for m in result.metrics) + " |")
+        cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if result.differences:
+        lower = ", ".join(result.lower_is_better)
+        note = f"except {lower}, where < 0 is better)" if lower else ")"
         lines += [
             "",
-            f"Paired difference from {result.reference} (same episodes; > 0 is better "
-            + ("except EER, where < 0 is better)" if result.task == "authentication" else ")"),
+            f"Paired difference from {result.reference} (same episodes; > 0 is better {note}",
             "",
             "| policy | " + " | ".join(result.metrics) + " |",
             "|---" * (len(result.metrics) + 1) + "|",
@@ -300,8 +260,8 @@ def markdown_table(result: BenchResult) -> str:
         bounds = list(dict.fromkeys(b for row in result.gaps.values() for b in row))
         lines += [
             "",
-            f"Share of the gap from {result.reference} to each bound closed "
-            f"({HEADLINE[result.task]}; 1: as good as the bound, < 0: below {result.reference})",
+            f"Share of the gap from {result.reference} to each cheating reference closed "
+            f"({result.headline}; 1: as good as the reference, < 0: below {result.reference})",
             "",
             "| policy | " + " | ".join(bounds) + " |",
             "|---" * (len(bounds) + 1) + "|",
@@ -317,9 +277,7 @@ def write_outputs(results: Sequence[BenchResult], out: Path) -> None:
     policy), ``differences.csv`` and ``curves.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text("\n\n".join(markdown_table(r) for r in results) + "\n")
-    summary = [
-        {k: v for k, v in asdict(r).items() if k != "records"} for r in results
-    ]  # episodes go to the CSV
+    summary = [{k: v for k, v in asdict(r).items() if k != "records"} for r in results]
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     with (out / "episodes.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -371,18 +329,15 @@ def plot_curves(results: Sequence[BenchResult], path: Path) -> None:
     names = list(dict.fromkeys(n for r in results for n in r.curves))
     colours = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     for axis, r in zip(axes[0], results, strict=True):
-        metric = HEADLINE[r.task]
         for name, curve in r.curves.items():
             values = np.array(curve)
             turns = np.arange(1, len(values) + 1)
-            style = "--" if "cheats" in name or name in ("oracle",) else "-"
+            style = "--" if name.endswith("(cheats)") else "-"
             axis.plot(turns, values[:, 0], style, color=colours[name], label=name)
             axis.fill_between(turns, values[:, 1], values[:, 2], color=colours[name], alpha=0.15)
         axis.set_title(r.label, fontsize=10)
         axis.set_xlabel("questions asked")
-        axis.set_ylabel(
-            "ROC-AUC, genuine vs impostor" if metric == "roc_auc" else "identification AUC"
-        )
+        axis.set_ylabel(r.headline)
         axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8)
@@ -392,111 +347,73 @@ def plot_curves(results: Sequence[BenchResult], path: Path) -> None:
     plt.close(figure)
 
 
-def best_fixed_maker(
-    env: PersonaInterviewEnv,
-    cache: Path,
-    episodes: int = 256,
-    batch_size: int = 64,
-    progress: bool = True,
-) -> Callable[[str | None], ActionPolicy]:
-    """Makes the best-fixed policy: loads ``path`` (or ``cache`` when it was searched
-    for the same settings), else searches on train personas and saves to ``cache``."""
-
-    def make(path: str | None) -> ActionPolicy:
-        n = len(env.actions)
-        if path is not None:
-            return FixedSequence.load(path).policy(n)
-        if cache.exists():
-            found = FixedSequence.load(cache)
-            if found.settings == episode_design(env) and found.episodes == episodes:
-                return found.policy(n)
-        search_env = env.with_personas("train", training_personas())
-        found = search_fixed_sequence(
-            search_env, episodes, batch_size=batch_size, progress=progress
-        )
-        found.save(cache)
-        return found.policy(n)
-
-    return make
-
-
-def ablation_maker(
-    env: PersonaInterviewEnv, episodes: int = 256, batch_size: int = 16
-) -> Callable[[ActionPolicy], ActionPolicy]:
-    """Wraps a policy with its dialog features held at per-turn means measured on its
-    own play on validation (train) personas."""
-
-    def make(policy: ActionPolicy) -> ActionPolicy:
-        calibration = env.with_personas("train", validation_personas())
-        recorder = ObservationRecorder(policy, env.engine.dialog_slice(), env.engine.max_turns)
-        seeds = list(range(900_000, 900_000 + episodes))
-        list(run_episodes(calibration, recorder, seeds, None, batch_size, progress=False))
-        return DialogMeanPolicy(
-            policy,
-            env.engine.dialog_slice(),
-            recorder.means(),
-            env.engine.max_turns,
-            name=f"{policy.name} (dialog held at mean)",
-        )
-
-    return make
+def variant_label(task: str, options: dict) -> tuple[str, str]:
+    """A benchmark's title and the tag of its cached baseline, from its swept options."""
+    if not options:
+        return task, ""
+    shown = ", ".join(f"{k}={v}" for k, v in options.items())
+    return f"{task}, {shown}", "_".join(f"{k}-{v}" for k, v in options.items())
 
 
 def run_bench(
-    args: argparse.Namespace, personas: Sequence[Sequence[str]] | None
+    args: argparse.Namespace,
+    personas: Sequence[Sequence[str]] | None,
+    on_result=None,
 ) -> list[BenchResult]:
-    """Every benchmark the arguments ask for (one per impostor kind in authentication)."""
-    kinds = args.impostor if args.task == "authentication" else [None]
-    specs = args.policies or DEFAULT_POLICIES[args.task]
+    """Every benchmark the arguments ask for (one per combination of swept task
+    options); ``on_result(result)`` is called as each one is done."""
+    task_name = args.task
+    specs = args.policies or list(task_class(task_name).default_policies)
     results = []
     out = Path(args.out)
-    for kind in kinds:
-        env = env_from_arguments(args, "test", personas, task=args.task, impostor=kind or "random")
-        label = args.task if kind is None else f"authentication, impostor={kind}"
-        cache = out / ("best_fixed.json" if kind is None else f"best_fixed_{kind}.json")
-        policies = make_policies(
-            specs,
-            env,
-            args.seed,
-            best_fixed=best_fixed_maker(env, cache, args.search_episodes, progress=args.progress),
-            ablation=ablation_maker(env),
-        )
-        runner = ray_runner(args, "test", personas, task=args.task, impostor=kind or "random")
+    for options in sweep_values(args, task_name):
+        config = rollout_config(args, "test", personas, options)
+        env = env_from_config(config, args.threads)
+        label, tag = variant_label(task_name, options)
+        context = PolicyContext(env, args.seed, out, tag, args.search_episodes, args.progress)
+        policies = make_policies(specs, context)
+        runner = ray_runner(args, config)
         try:
-            results.append(
-                benchmark(
-                    env,
-                    policies,
-                    args.repeats,
-                    args.seed,
-                    args.n_envs,
-                    args.progress,
-                    label=label,
-                    runner=runner,
-                )
-            )
+            result = benchmark(
+                env, policies, args.repeats, args.seed, args.n_envs, args.progress,
+                label=label, runner=runner,
+            )  # fmt: skip
         finally:
             if runner is not None:
                 runner.close()
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the benchmark itself (main reuses them)."""
-    parser.add_argument("--task", choices=TASKS, default="identification")
+    from convenv.policies.registry import policy_lines
+
     parser.add_argument(
-        "--impostor",
+        "--policies",
         nargs="+",
-        choices=IMPOSTOR_KINDS,
-        default=list(MIXED_KINDS),
-        help="authentication: impostor kinds, one benchmark each",
+        default=None,
+        metavar="POLICY",
+        help="the policies to compare (unset: the task's baselines). " + "; ".join(policy_lines()),
+    )
+    parser.add_argument(
+        "--repeats", type=positive("--repeats"), default=1, help="episodes per test persona"
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive("--limit"),
+        default=None,
+        help="use only the first N test personas (unset: all 118)",
     )
     parser.add_argument(
         "--search-episodes",
-        type=int,
+        type=positive("--search-episodes"),
         default=256,
         help="train-persona episodes per candidate code in the best-fixed search",
     )
+    parser.add_argument("--out", default="runs/bench", help="output directory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,31 +422,22 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--policies",
-        nargs="+",
-        default=None,
-        help="random, round-robin, oracle, claim, fixed:K, fixed:all, best-fixed[:PATH], "
-        "lookahead, lookahead-expected, lookahead-per-claim, per-claim-heldout, saved SB3 "
-        "model paths, ablate:MODEL "
-        "(default: the task's baselines)",
-    )
-    parser.add_argument("--repeats", type=int, default=1, help="episodes per test persona")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N personas")
-    parser.add_argument("--out", default="runs/bench", help="output directory")
     add_bench_arguments(parser)
-    add_rollout_arguments(parser)
+    add_rollout_arguments(parser, sweep=True)
     args = parser.parse_args(argv)
     from convenv.personachat import load_personas
 
-    check_specs(args.policies or [])
+    check_specs(args.policies or [], task_class(args.task))
+    sweep_values(args, args.task)  # refuses another task's options now
     started = time.time()
     personas = load_personas("test")[: args.limit] if args.limit else None
-    results = run_bench(args, personas)
+
+    def show(result: BenchResult) -> None:
+        print(markdown_table(result) + "\n", flush=True)
+
+    results = run_bench(args, personas, on_result=show)
     write_outputs(results, Path(args.out))
     write_run_manifest(args.out, "bench", vars(args), started,
                        seeds=[args.seed * 1_000_003 + k for k in (0, 1)])  # fmt: skip
-    for result in results:
-        print(markdown_table(result) + "\n")
     print(f"wrote {args.out}/results.md, results.json, episodes.csv, differences.csv, curves.png")
     return 0

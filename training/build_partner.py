@@ -30,7 +30,7 @@ DEFAULT_BASE = "smollm2"
 
 def default_partner_directory(base: str) -> Path:
     """``$CONVENV_CACHE/partners/<base>-personagpt``: where a built partner lives."""
-    from convenv.agents.sentence_encoder import default_cache_dir
+    from convenv.cache import default_cache_dir
 
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(base).stem if base.endswith(".gguf") else base)
     return default_cache_dir() / "partners" / f"{slug.strip('-.') or 'model'}-personagpt"
@@ -118,7 +118,7 @@ class BuildPartnerConfig:
 
 def build_partner(config: BuildPartnerConfig) -> tuple[Path, dict]:
     """Fine-tune (or resume) and return the model directory and the trainer's summary."""
-    from convenv.agents.model_source import resolve_model_source
+    from convenv.model_source import resolve_model_source
 
     resolve_model_source(config.base)  # a missing extra fails before anything is read
     out = config.output_directory()
@@ -128,14 +128,14 @@ def build_partner(config: BuildPartnerConfig) -> tuple[Path, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from convenv.training.train_policy import add_arguments
+    from convenv.arguments import add_dataclass_arguments
 
     parser = argparse.ArgumentParser(
         prog="convenv build-partner",
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_arguments(parser, BuildPartnerConfig)
+    add_dataclass_arguments(parser, BuildPartnerConfig)
     config = BuildPartnerConfig(**vars(parser.parse_args(argv)))
     out, summary = build_partner(config)
     print(json.dumps(summary, indent=2))

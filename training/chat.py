@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from convenv.actions import ActionSet
-from convenv.agent_choice import AGENT_KINDS
 from convenv.agents.base import DialogContext
 from convenv.agents.human import HumanAgent
+from convenv.arguments import add_env_arguments, positive
+from convenv.candidates import sample_candidates
 from convenv.cli import plain
-from convenv.errors import InvalidArgumentError
+from convenv.errors import DataFileError, InvalidArgumentError
 from convenv.metrics import rank_order, ranking_metrics
 from convenv.personachat import as_persona, fact_pool, load_personas
-from convenv.reference import sample_candidates
 
 
 @dataclass
@@ -35,7 +35,19 @@ class ChatAgents:
 
 def read_persona_file(path: Path | str) -> list[tuple[str, ...]]:
     """Personas written one fact per line, a blank line between personas."""
-    blocks = Path(path).read_text(encoding="utf-8").strip().split("\n\n")
+    expected = "UTF-8 text: one fact per line, a blank line between personas"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise DataFileError(path, "file not found", expected) from err
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                            expected) from err  # fmt: skip
+    except OSError as err:
+        raise DataFileError(path, f"cannot be read ({err.strerror})", expected) from err
+    blocks = [b for b in text.strip().split("\n\n") if b.strip()]
+    if not blocks:
+        raise DataFileError(path, "no personas", expected)
     return [
         as_persona([line for line in b.splitlines() if line.strip()], str(path)) for b in blocks
     ]
@@ -63,11 +75,15 @@ def chat(
     )
     turn = 0
     while turn < turns:
-        if mode == 0:
-            print_fn(f"[turn {turn + 1}/{turns}]")
-            (question,) = human.respond([DialogContext(tuple(history))])
-        else:
-            choice = input_fn(f"[turn {turn + 1}/{turns}] {menu}\ncode> ").strip()
+        try:  # the end of input ends the interview; the ranking is still shown
+            if mode == 0:
+                print_fn(f"[turn {turn + 1}/{turns}]")
+                (question,) = human.respond([DialogContext(tuple(history))])
+            else:
+                choice = input_fn(f"[turn {turn + 1}/{turns}] {menu}\ncode> ").strip()
+        except EOFError:
+            break
+        if mode == 1:
             if choice in ("", "q", "quit"):
                 break
             if not choice.isdigit() or not 0 <= int(choice) < len(actions):
@@ -107,30 +123,48 @@ def main(
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--mode", type=int, default=1, choices=[0, 1])
-    parser.add_argument("--turns", type=int, default=8)
-    parser.add_argument("--persona", default=None, help="facts separated by '|'")
-    parser.add_argument("--persona-file", default=None, help="see data/example_personas.txt")
-    parser.add_argument("--seed", type=int, default=0, help="samples the persona if none given")
-    parser.add_argument("--partner", default="retrieval", choices=AGENT_KINDS, help="who answers")
     parser.add_argument(
-        "--interviewer", default="retrieval", choices=AGENT_KINDS, help="who answers"
+        "--mode",
+        type=int,
+        default=1,
+        choices=[0, 1],
+        help="0: you type the questions; 1: you pick a code and the interviewer asks",
     )
-    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--turns", type=positive("--turns"), default=8, help="questions to ask")
+    parser.add_argument("--persona", default=None, help="the partner's facts, separated by '|'")
+    parser.add_argument(
+        "--persona-file",
+        default=None,
+        help="personas to draw from, one fact per line, a blank line between personas "
+        "(see data/example_personas.txt); unset: the test personas",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="draws the persona if none is given")
+    add_env_arguments(
+        parser, only=("partner", "interviewer", "identifier", "model", "device"), task_options=False
+    )
     args = parser.parse_args(argv)
-    from convenv.agent_choice import resolve_agents
+    from convenv.speakers import resolve_speakers
 
+    # Everything the command line names is checked before a model loads.
     if args.persona:
         persona = as_persona(args.persona.split("|"), "--persona")
     else:
         pool = read_persona_file(args.persona_file) if args.persona_file else load_personas("test")
         persona = pool[int(np.random.default_rng(args.seed).integers(len(pool)))]
+    from convenv.config import EnvConfig
+
+    EnvConfig(
+        partner=args.partner, interviewer=args.interviewer, identifier=args.identifier,
+        model=args.model, device=args.device,
+    )  # fmt: skip
     print_fn("The partner has a secret persona. Find out who they are; empty line ends.")
-    partner, interviewer, identifier = resolve_agents(
-        args.partner, args.interviewer, None, ActionSet(), args.model, args.device
+    partner, interviewer, identifier = resolve_speakers(
+        args.partner, args.interviewer, args.identifier, ActionSet(), args.model, args.device
     )
     components = ChatAgents(partner, interviewer, identifier)
-    chat(persona, args.mode, args.turns, components, input_fn, print_fn, args.seed)
+    try:
+        chat(persona, args.mode, args.turns, components, input_fn, print_fn, args.seed)
+    except KeyboardInterrupt:
+        print_fn("\n(stopped)")
     print_fn("\nthe partner's persona was: " + " | ".join(persona))
     return 0

@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from convenv.agents.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
+from convenv.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.errors import InvalidArgumentError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 from convenv.training.label_store import DEFAULT_STORE
@@ -535,14 +535,14 @@ def publish_final(checkpoint: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from convenv.training.train_policy import add_arguments
+    from convenv.arguments import add_dataclass_arguments
 
     parser = argparse.ArgumentParser(
         prog="convenv finetune",
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_arguments(parser, FinetuneConfig)
+    add_dataclass_arguments(parser, FinetuneConfig)
     args = parser.parse_args(argv)
     summary = finetune(FinetuneConfig(**vars(args)))
     print(json.dumps(summary, indent=2))

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from convenv.fact_text import normalize_fact
-from convenv.hard_negatives import nearest_facts
-from convenv.identifier import split_sentences
+from convenv.candidates import nearest_facts
 from convenv.personachat import Dialog, load_dialogs, load_personas
+from convenv.vocabulary import normalize_fact, split_sentences
 
 
 @dataclass(frozen=True)

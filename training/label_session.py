@@ -37,7 +37,7 @@ def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
 
 def bundled_calibrated_judge(device: str = "auto") -> GoalJudge:
     """:func:`calibrated_judge` on the bundled MiniLM encoder and the default codes."""
-    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.encoder import SentenceEncoder
 
     return calibrated_judge(SentenceEncoder(device=device), ActionSet())
 
@@ -256,16 +256,16 @@ def main(
     )
     parser.add_argument("--labeller", default="person")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--interviewer", default="retrieval", help="retrieval or personagpt")
-    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
-    parser.add_argument("--device", default="auto")
+    from convenv.arguments import add_env_arguments
+
+    add_env_arguments(parser, only=("interviewer", "model", "device"), task_options=False)
     args = parser.parse_args(argv)
     if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
         parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
-    from convenv.agent_choice import resolve_agents
+    from convenv.speakers import resolve_speakers
     from convenv.training.chat import ChatAgents
 
-    partner, interviewer, identifier = resolve_agents(
+    partner, interviewer, identifier = resolve_speakers(
         "retrieval", args.interviewer, None, ActionSet(), args.model, args.device
     )
     components = ChatAgents(partner, interviewer, identifier)

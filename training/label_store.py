@@ -19,7 +19,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -224,7 +224,3 @@ class JsonlLabelStore(LabelStore):
         for example in self._examples():
             seen.setdefault(example.key(), example)
         return list(seen.values())
-
-
-def examples_for(examples: Sequence[LabelledExample], code: str) -> list[LabelledExample]:
-    return [e for e in examples if e.code == code]

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from convenv.actions import ActionSet
-from convenv.agent_choice import AGENT_KINDS, INTERVIEWER_KINDS, resolve_agents
 from convenv.agents.base import DialogContext
 from convenv.cli import plain
 from convenv.errors import MissingDependencyError
+from convenv.speakers import resolve_speakers
 from convenv.training.label_session import calibrated_judge, draw_proposals, teach_interviewer
 from convenv.training.label_store import AUTO_LABELLER, DEFAULT_STORE, LabelledExample, LabelStore
 
@@ -516,16 +516,17 @@ def main(argv: list[str] | None = None) -> int:
         "--auto-accept", type=float, default=None, help="accept proposals the goal check is sure of"
     )
     parser.add_argument("--review-size", type=int, default=50, help="proposals per review round")
-    parser.add_argument(
-        "--partner",
-        default="consistent",
-        choices=AGENT_KINDS,
-        help="who answers (consistent: the retrieval partner that keeps to its persona)",
+    from convenv.arguments import add_env_arguments
+
+    # People who label read the partner's answers: the default one that keeps to its
+    # persona, so a contradiction in the dialog never misleads a labeller.
+    add_env_arguments(
+        parser,
+        only=("partner", "interviewer", "model", "device"),
+        defaults={"partner": "consistent"},
+        task_options=False,
     )
-    parser.add_argument("--interviewer", default="retrieval", choices=INTERVIEWER_KINDS)
-    parser.add_argument("--model", default=None, help="PersonaGPT hub name or local directory")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the proposals drawn")
     args = parser.parse_args(argv)
     if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
         parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
@@ -535,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     from convenv.personachat import load_personas
     from convenv.training.chat import ChatAgents
 
-    partner, interviewer, identifier = resolve_agents(
+    partner, interviewer, identifier = resolve_speakers(
         args.partner, args.interviewer, None, ActionSet(), args.model, args.device
     )
     app = create_app(

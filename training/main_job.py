@@ -1,11 +1,11 @@
-"""``convenv main``: both tasks on the embedded default, each learned policy against the
+"""``convenv main``: every task on the embedded default, each learned policy against the
 best fixed sequence of codes (searched on train personas) on held-out test personas.
 
-Identification: PPO vs random, round robin, best fixed and the topic oracle.
-Authentication: PPO (trained on mixed impostors, warm-started from the adaptive claim
-heuristic) vs random, round robin, best fixed, the two claim-driven heuristics and
-the lookahead bound, for both impostor kinds, plus PPO with the dialog part of its
-observation held at its per-turn mean.
+For each task (identification and authentication by default) PPO is trained as the
+task's plan says (:class:`~convenv.tasks.MainJobPlan`: timesteps, training options,
+a warm start) and benchmarked beside the task's baselines on the 118 test personas;
+authentication reports one benchmark per impostor kind, with PPO's dialog features
+held at their mean as an ablation.
 """
 
 from __future__ import annotations
@@ -14,21 +14,35 @@ import argparse
 import time
 from pathlib import Path
 
-from convenv.authentication import MIXED_KINDS
+from convenv.arguments import positive
 from convenv.cli import plain
+from convenv.config import EnvConfig
 from convenv.run_manifest import write_run_manifest
-from convenv.training.bench import (
-    DEFAULT_POLICIES,
-    markdown_table,
-    run_bench,
-    write_outputs,
-)
+from convenv.tasks import task_class, task_names
+from convenv.training.bench import markdown_table, run_bench, write_outputs
 from convenv.training.train_policy import TrainConfig, train
-from convenv.training.warm_start import WARM_STARTS
 
-# Measured: the authentication reward's mean final support is about 0.6 (genuine
-# 0.67, impostors 0.5–0.6); centring the reward there keeps its spread small.
-AUTH_THRESHOLD = 0.6
+
+def bench_arguments(args: argparse.Namespace, task: str, policies: list[str], out: Path):
+    """The ``convenv bench`` options the main job benchmarks ``task`` with."""
+    from convenv.arguments import task_option_fields
+
+    values = {f.name: f.default for f in EnvConfig.__dataclass_fields__.values()}
+    values = {k: v for k, v in values.items() if k not in ("task_options", "personas")}
+    values.update(
+        task=task,
+        policies=policies,
+        repeats=args.repeats,
+        seed=args.seed,
+        out=str(out),
+        search_episodes=256,
+        n_envs=args.n_envs,
+        progress=args.progress,
+        threads=args.threads,
+        ray=False,
+        **{name: None for name in task_option_fields()},
+    )
+    return argparse.Namespace(**values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,24 +51,32 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--timesteps", type=int, default=250_000, help="identification PPO")
-    parser.add_argument("--auth-timesteps", type=int, default=300_000, help="authentication PPO")
-    parser.add_argument(
-        "--auth-warm-start",
-        choices=(*WARM_STARTS, "none"),
-        default="claim-adaptive",
-        help="heuristic cloned before authentication PPO (from scratch PPO collapses)",
-    )
-    parser.add_argument("--n-envs", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=8, help="bench episodes per test persona")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/main")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--tasks",
         nargs="+",
-        choices=("identification", "authentication"),
-        default=["identification", "authentication"],
+        choices=task_names(),
+        default=list(task_names()),
+        help="the tasks to train and benchmark",
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=positive("--timesteps"),
+        default=None,
+        help="PPO's env steps for every task (unset: each task's plan)",
+    )
+    parser.add_argument(
+        "--warm-start",
+        default=None,
+        help="a registered heuristic cloned before PPO, or 'none' (unset: each task's plan)",
+    )
+    parser.add_argument("--n-envs", type=positive("--n-envs"), default=16, help="parallel envs")
+    parser.add_argument(
+        "--repeats", type=positive("--repeats"), default=8, help="bench episodes per test persona"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds training and the benchmark")
+    parser.add_argument("--out", default="runs/main", help="output directory")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: all)")
     args = parser.parse_args(argv)
@@ -62,44 +84,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     tables = []
     for task in args.tasks:
+        plan = task_class(task).main_job
+        warm = plan.warm_start if args.warm_start is None else args.warm_start
         config = TrainConfig(
-            timesteps=args.timesteps if task == "identification" else args.auth_timesteps,
+            env=EnvConfig(task=task, task_options=dict(plan.train_options)),
+            timesteps=args.timesteps or plan.timesteps,
             n_envs=args.n_envs,
             seed=args.seed,
             out=str(out / task / "train"),
             progress=args.progress,
-            task=task,
-            impostor="mixed",
-            threshold=AUTH_THRESHOLD,  # used by authentication only
-            warm_start=None
-            if task == "identification" or args.auth_warm_start == "none"
-            else args.auth_warm_start,
+            warm_start=None if warm in (None, "none") else warm,
             threads=args.threads,
             overwrite=True,  # the main job owns its --out and redoes all of it
         )
         model = train(config)
-        policies = [*DEFAULT_POLICIES[task], str(model)]
-        if task == "authentication":
-            policies.append(f"ablate:{model}")
-        bench_args = argparse.Namespace(
-            task=task,
-            impostor=list(MIXED_KINDS),
-            policies=policies,
-            repeats=args.repeats,
-            seed=args.seed,
-            out=str(out / task / "bench"),
-            search_episodes=256,
-            max_turns=config.max_turns,
-            n_envs=args.n_envs,
-            partner="retrieval",
-            interviewer="retrieval",
-            model=None,
-            identifier=None,
-            negatives=None,
-            device="auto",
-            progress=args.progress,
-            threads=args.threads,
-        )
+        policies = [
+            *task_class(task).default_policies,
+            str(model),
+            *(p.format(model=model) for p in plan.extra_policies),
+        ]
+        bench_args = bench_arguments(args, task, policies, out / task / "bench")
         results = run_bench(bench_args, None)
         write_outputs(results, Path(bench_args.out))
         tables += [markdown_table(r) for r in results]

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import positive_int
 from convenv.ray_support import start_ray
-from convenv.training.rollout import EpisodeRecord
+from convenv.records import EpisodeRecord
 
 
 def shards(n: int, workers: int) -> list[slice]:
@@ -104,12 +104,7 @@ class RayEpisodeRunner:
         progress: bool,
     ) -> list[EpisodeRecord]:
         """What :func:`convenv.training.bench.play` returns, played by the workers on
-        ``env``'s split and personas (bounds that pool a claim's episodes play here:
-        shards would split the claims)."""
-        from convenv.training.bench import play
-
-        if getattr(policy, "pools_claims", False):
-            return play(env, policy, seeds, options, batch_size, progress)
+        ``env``'s split and personas."""
         seeds, personas = list(seeds), [list(p) for p in env.personas]
         refs = [
             self.actors[w].play.remote(

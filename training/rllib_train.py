@@ -38,18 +38,24 @@ _PPO_KEYWORDS = {
 
 
 def env_id(task: str) -> str:
-    from convenv import ENV_IDS
+    from convenv.tasks import train_env_id
 
-    for name, kwargs in ENV_IDS.items():
-        if kwargs.get("task", "identification") == task and kwargs["split"] == "train":
-            return gym_env_id(name)
-    raise InvalidArgumentError(f"task={task!r} has no training env id.")
+    return gym_env_id(train_env_id(task))
 
 
 def env_config(config, personas) -> dict[str, Any]:
-    """What every env runner passes to the vector entry point (plain data only)."""
-    kwargs = {k: v for k, v in config.env_kwargs().items() if v is not None}
-    return {**kwargs, "personas": [list(p) for p in personas]}
+    """What every env runner passes to the vector entry point (plain data only: the
+    env's options by name, the task's options among them)."""
+    env = config.env
+    skip = ("task_options", "personas", "actions", "render_mode", "split")
+    kwargs = {k: v for k, v in env.to_dict().items() if k not in skip and v is not None}
+    for name in ("partner", "interviewer", "identifier"):
+        if name in kwargs and not isinstance(getattr(env, name), str):
+            raise InvalidArgumentError(
+                f"{name}={getattr(env, name)!r} is an object; RLlib's env runners build the "
+                "env in other processes from names: pass a registered name."
+            )
+    return {**kwargs, **env.task_options, "personas": [list(p) for p in personas]}
 
 
 def identification_callback():
@@ -68,26 +74,27 @@ def identification_callback():
 
 def ppo_config(config, train_personas, eval_personas):
     """The RLlib ``PPOConfig`` equivalent of a :class:`TrainConfig`."""
-    from convenv.training.train_policy import _algorithm_kwargs
+    from convenv.training.train_policy import algorithm_kwargs
 
     ppo = require_ray("ray.rllib.algorithms.ppo", "convenv train --backend rllib")
-    kwargs = _algorithm_kwargs(config)
+    kwargs = algorithm_kwargs(config)
     fragment = int(kwargs.pop("n_steps"))
     training = {_PPO_KEYWORDS[k]: v for k, v in kwargs.items() if k in _PPO_KEYWORDS}
-    runners = max(1, config.num_env_runners)
-    batch = fragment * config.envs_per_runner * runners
+    rllib = config.rllib
+    runners = max(1, rllib.num_env_runners)
+    batch = fragment * rllib.envs_per_runner * runners
     training["minibatch_size"] = min(int(training.get("minibatch_size", 64)), batch)
     iteration_steps = batch
     evaluation_interval = max(1, round(config.eval_every / iteration_steps))
     return (
         ppo.PPOConfig()
-        .environment(env_id(config.task), env_config=env_config(config, train_personas))
+        .environment(env_id(config.env.task_name), env_config=env_config(config, train_personas))
         .env_runners(
-            num_env_runners=config.num_env_runners,
-            num_envs_per_env_runner=config.envs_per_runner,
+            num_env_runners=rllib.num_env_runners,
+            num_envs_per_env_runner=rllib.envs_per_runner,
             gym_env_vectorize_mode="vector_entry_point",
             rollout_fragment_length=fragment,
-            num_gpus_per_env_runner=config.gpus_per_runner,
+            num_gpus_per_env_runner=rllib.gpus_per_runner,
         )
         .training(train_batch_size_per_learner=batch, **training)
         .callbacks(identification_callback())
@@ -149,7 +156,7 @@ def _plain(value):
 
 def train_rllib(config) -> Path:
     """Train with RLlib PPO until ``config.timesteps`` env steps; returns ``--out``."""
-    from convenv.training.splits import training_personas, validation_personas
+    from convenv.splits import training_personas, validation_personas
     from convenv.training.train_policy import fresh_run_directory
 
     if config.algorithm != "ppo":
@@ -158,7 +165,7 @@ def train_rllib(config) -> Path:
             "PPO only (use --backend sb3 for DQN and A2C)."
         )
     out = fresh_run_directory(config, (CHECKPOINT_DIR, "settings.json", POLICY_SPEC)).resolve()
-    start_ray(config.address or None)
+    start_ray(config.rllib.address or None)
     started = time.time()
     algorithm = ppo_config(config, training_personas(), validation_personas()).build_algo()
     rows: list[dict[str, float]] = []
@@ -180,13 +187,13 @@ def train_rllib(config) -> Path:
     finally:
         algorithm.stop()
     _write_progress(out / "progress.csv", rows)
-    settings = {**asdict(config), "wall_seconds": round(time.time() - started, 1)}
+    settings = {**config.to_dict(), "wall_seconds": round(time.time() - started, 1)}
     if rows:
         settings["last_iteration"] = rows[-1]
     (out / "settings.json").write_text(json.dumps(settings, indent=2))
     from convenv.run_manifest import write_run_manifest
 
-    write_run_manifest(out, "train", asdict(config), started, seeds={"train": config.seed})
+    write_run_manifest(out, "train", config.to_dict(), started, seeds={"train": config.seed})
     return out
 
 

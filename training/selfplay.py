@@ -15,17 +15,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from convenv.arguments import positive
 from convenv.cli import plain
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import ConvenvError, InvalidArgumentError
+from convenv.personachat import SPLITS
+from convenv.policies.registry import PolicyContext, check_specs, make_policies, policy_lines
+from convenv.records import EpisodeRecord
+from convenv.rollout import run_episodes
 from convenv.run_manifest import write_run_manifest
+from convenv.tasks import task_class
 from convenv.training.jsonl import JsonlWriter, read_jsonl
-from convenv.training.policy_specs import LookaheadBound, make_policies
-from convenv.training.rollout import EpisodeRecord, episode_design, run_episodes
 from convenv.training.rollout_arguments import (
     add_rollout_arguments,
-    env_from_arguments,
+    env_from_config,
     ray_runner,
+    rollout_config,
 )
 
 MODES = ("new", "resume", "overwrite")
@@ -69,15 +74,14 @@ def write_episodes(
     progress: bool = True,
 ) -> int:
     """Play one episode per seed and append each to ``path`` as it ends; returns how many."""
-    engine = env.engine
-    settings = {"split": env.split, **episode_design(env)}
+    settings = {"split": env.split, **env.design()}
     written = 0
     with JsonlWriter(path) as writer:
         for record in run_episodes(env, policy, seeds, None, batch_size, progress):
             row = record.to_dict()
             row["questions"] = record.utterances[0::2]
             row["answers"] = record.utterances[1::2]
-            row["labels"] = [engine.actions[a].label for a in record.actions]
+            row["labels"] = [env.actions[a].label for a in record.actions]
             writer.write({**row, "settings": settings})
             written += 1
     return written
@@ -116,9 +120,12 @@ def selfplay(
     if mode == "overwrite":
         for path in episode_files(out):
             path.unlink()
-    (policy,) = make_policies([policy_spec], env, seed)
-    if isinstance(policy, LookaheadBound):
-        raise InvalidArgumentError(f"policy {policy_spec!r} is offered by convenv bench only.")
+    policies = make_policies([policy_spec], PolicyContext(env, seed, out.parent))
+    if len(policies) != 1:
+        raise InvalidArgumentError(
+            f"policy {policy_spec!r} names {len(policies)} policies; self-play plays one."
+        )
+    (policy,) = policies
     seeds = [seed * 1_000_003 + k for k in range(episodes)]
     earlier = [row for path in episode_files(out) for row in read_jsonl(path)]
     done = {row.get("seed") for row in earlier}
@@ -152,16 +159,21 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument(
-        "--policy",
-        default="random",
-        help="random, round-robin, oracle, claim, fixed:K or a model saved by convenv train",
+        "--episodes", type=positive("--episodes"), default=100, help="episodes to write"
     )
-    parser.add_argument("--split", default="train", choices=["train", "test"])
-    parser.add_argument("--task", default="identification",
-                        choices=("identification", "authentication"))  # fmt: skip
-    parser.add_argument("--out", default="runs/selfplay/episodes.jsonl")
+    parser.add_argument(
+        "--policy", default="random", help="who picks the codes: " + "; ".join(policy_lines())
+    )
+    parser.add_argument(
+        "--split",
+        default="train",
+        choices=SPLITS,
+        help="personas: train (for training data) or test (held out)",
+    )
+    parser.add_argument(
+        "--out", default="runs/selfplay/episodes.jsonl", help="the JSON Lines file to write"
+    )
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="add the seeds the file lacks")
     again.add_argument("--overwrite", action="store_true", help="start the file again")
@@ -171,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if mode == "new" and any(p.stat().st_size > 0 for p in episode_files(out)):
         parser.error(f"--out {args.out} already holds episodes; pass --resume or --overwrite")
-    env = env_from_arguments(args, args.split, task=args.task)
-    runner = ray_runner(args, args.split, task=args.task)
+    check_specs([args.policy], task_class(args.task))
+    config = rollout_config(args, args.split)
+    env = env_from_config(config, args.threads)
+    runner = ray_runner(args, config)
     started = time.time()
     try:
         result = selfplay(env, args.policy, args.episodes, out, args.seed, args.n_envs,

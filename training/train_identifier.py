@@ -17,10 +17,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from convenv.arguments import add_dataclass_arguments
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
 from convenv.run_manifest import write_run_manifest
-from convenv.training.train_policy import add_arguments
 
 # The alignment reuses the retrieval pool's cached sentence embeddings when the
 # training dialogs are the pool's (the first 2,000 train dialogs).
@@ -95,8 +95,8 @@ def train_identifier(config: IdentifierTrainingConfig) -> Path:
         SentenceTransformerTrainingArguments,
     )
 
-    from convenv.agents.devices import resolve_device, set_torch_threads
-    from convenv.agents.sentence_encoder import SentenceEncoder
+    from convenv.devices import resolve_device, set_torch_threads
+    from convenv.encoder import SentenceEncoder
     from convenv.personachat import load_dialogs
     from convenv.training.identifier_data import build_triplets
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_arguments(parser, IdentifierTrainingConfig)
+    add_dataclass_arguments(parser, IdentifierTrainingConfig)
     args = parser.parse_args(argv)
     path = train_identifier(IdentifierTrainingConfig(**vars(args)))
     print(f"saved {path}; use it with --identifier {path}")

@@ -1,216 +1,197 @@
-"""``convenv train``: learn an action policy with Stable-Baselines3."""
+"""``convenv train``: learn an action policy with Stable-Baselines3 (or RLlib PPO)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecMonitor
 
-from convenv.agent_choice import AGENT_KINDS, INTERVIEWER_KINDS
-from convenv.authentication import IMPOSTOR_DESIGNS, TASKS, ImpostorDesign
+from convenv.arguments import (
+    add_dataclass_arguments,
+    add_env_arguments,
+    dataclass_values,
+    env_config_from_arguments,
+)
 from convenv.cli import plain
-from convenv.errors import InvalidArgumentError
-from convenv.interview import NEGATIVE_KINDS, REWARD_MODES
-from convenv.metrics import METRIC_NAMES, check_metric_name
+from convenv.config import EnvConfig, option
+from convenv.errors import InvalidArgumentError, positive_int
 from convenv.policies.sb3 import ALGORITHMS, algorithm_class
 from convenv.run_manifest import write_run_manifest
-from convenv.training.splits import training_personas, validation_personas
-from convenv.training.warm_start import WARM_STARTS
+from convenv.splits import training_personas, validation_personas
 from convenv.vec_env import BatchedDialogVecEnv
 
 BACKENDS = ("sb3", "rllib")
 
 
 @dataclass
-class TrainConfig:
-    """Settings of one training run (saved next to the model as ``settings.json``)."""
+class RLlibSettings:
+    """Settings of ``--backend rllib`` only."""
 
-    algorithm: str = field(default="ppo", metadata={"help": "SB3 algorithm", "choices": ALGORITHMS})
-    backend: str = field(
-        default="sb3",
-        metadata={"help": "sb3 (one process) or rllib (Ray RLlib PPO)", "choices": BACKENDS},
-    )
-    num_env_runners: int = field(
-        default=0, metadata={"help": "rllib: remote env runners (0: sample in the driver)"}
-    )
-    envs_per_runner: int = field(
-        default=16, metadata={"help": "rllib: envs each runner steps in one batched call"}
-    )
-    gpus_per_runner: float = field(
-        default=0.0,
-        metadata={"help": "rllib: GPUs per env runner (a generative partner on GPU)"},
-    )
-    address: str = field(
-        default="", metadata={"help": "rllib: Ray cluster to join (default: start a local one)"}
-    )
-    timesteps: int = field(default=250_000, metadata={"help": "env steps to train for"})
-    n_envs: int = field(default=16, metadata={"help": "parallel interviews (one batched env)"})
-    seed: int = field(default=0, metadata={"help": "makes the run reproducible"})
-    max_turns: int = field(default=8, metadata={"help": "questions per episode"})
-    reward_metric: str = field(
-        default="auc", metadata={"help": "metric to reward", "choices": METRIC_NAMES}
-    )
-    reward_mode: str = field(
-        default="delta",
-        metadata={"help": "per-turn change or final value", "choices": REWARD_MODES},
-    )
-    task: str = field(default="identification", metadata={"help": "which task", "choices": TASKS})
-    impostor: str = field(
-        default="mixed", metadata={"help": "authentication impostors", "choices": IMPOSTOR_DESIGNS}
-    )
-    genuine_rate: float = field(
-        default=0.5, metadata={"help": "authentication: share of genuine partners"}
-    )
-    threshold: float = field(
-        default=0.5,
-        metadata={"help": "authentication: the support that earns nothing (reward centre)"},
-    )
-    eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
-    eval_episodes: int = field(default=64, metadata={"help": "validation episodes per eval"})
-    out: str = field(default="runs/train", metadata={"help": "output directory"})
-    partner: str = field(
-        default="retrieval", metadata={"help": "who answers", "choices": AGENT_KINDS}
-    )
-    interviewer: str = field(
-        default="retrieval", metadata={"help": "who asks", "choices": INTERVIEWER_KINDS}
-    )
-    model: str | None = field(default=None, metadata={"help": "PersonaGPT name or directory"})
-    device: str = field(default="auto", metadata={"help": "device of the dialog models"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
-    threads: int = field(
-        default=1, metadata={"help": "torch CPU threads (0: the free cores); 1 is fastest here"}
-    )
-    overwrite: bool = field(
-        default=False, metadata={"help": "replace an earlier run in --out (else refuse)"}
-    )
-    identifier: str | None = field(
-        default=None,
-        metadata={
-            "help": "'filtered' (no credit for contradictions) or a fine-tuned identifier "
-            "directory (default: zero-shot)"
-        },
-    )
-    negatives: str | None = field(
-        default=None,
-        metadata={
-            "help": "wrong candidate facts (default: random for identification, hard for "
-            "authentication)",
-            "choices": NEGATIVE_KINDS,
-        },
-    )
-    learning_rate: float | None = field(
-        default=None, metadata={"help": "optimizer step size (default: per algorithm and task)"}
-    )
-    n_steps: int | None = field(
-        default=None, metadata={"help": "PPO/A2C: steps per env per update (default: per task)"}
-    )
-    batch_size: int | None = field(
-        default=None, metadata={"help": "PPO/DQN: minibatch size (default: per task)"}
-    )
-    gae_lambda: float | None = field(
-        default=None, metadata={"help": "PPO/A2C: GAE lambda (default: per task)"}
-    )
-    ent_coef: float | None = field(
-        default=None, metadata={"help": "PPO/A2C: entropy bonus (default 0.01)"}
-    )
-    warm_start: str | None = field(
-        default=None,
-        metadata={
-            "help": "authentication, PPO/A2C: first fit the policy to this teacher's "
-            "actions (behaviour cloning), then learn; lookahead-per-claim is a privileged "
-            "teacher that knows the truth of train-persona episodes",
-            "choices": WARM_STARTS,
-        },
-    )
-    warm_start_episodes: int = field(
-        default=3000, metadata={"help": "train-persona episodes of the heuristic to clone"}
-    )
+    num_env_runners: int = option(0, "rllib: remote env runners (0: sample in the driver)")
+    envs_per_runner: int = option(16, "rllib: envs each runner steps in one batched call")
+    gpus_per_runner: float = option(0.0, "rllib: GPUs per env runner (a generative partner on GPU)")
+    address: str = option("", "rllib: the Ray cluster to join (unset: start a local one)")
 
     def __post_init__(self) -> None:
-        if self.algorithm.lower() not in ALGORITHMS:
-            raise InvalidArgumentError(f"algorithm={self.algorithm!r}; pass one of {ALGORITHMS}.")
-        self.algorithm = self.algorithm.lower()
-        if self.backend not in BACKENDS:
-            raise InvalidArgumentError(f"backend={self.backend!r}; pass one of {BACKENDS}.")
-        if self.backend == "sb3" and (self.num_env_runners or self.address or self.gpus_per_runner):
-            raise InvalidArgumentError(
-                "num_env_runners, gpus_per_runner and address are options of --backend "
-                "rllib; drop them or pass --backend rllib."
-            )
         if self.num_env_runners < 0 or self.envs_per_runner < 1 or self.gpus_per_runner < 0:
             raise InvalidArgumentError(
                 f"num_env_runners={self.num_env_runners}, envs_per_runner="
                 f"{self.envs_per_runner}, gpus_per_runner={self.gpus_per_runner}; pass 0 or "
                 "more runners, at least 1 env each and 0 or more GPUs."
             )
-        for name in ("timesteps", "n_envs", "max_turns", "eval_every", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise InvalidArgumentError(
-                    f"{name}={getattr(self, name)!r}; pass a positive integer."
-                )
-        check_metric_name(self.reward_metric, "reward_metric")
-        if self.task not in TASKS:
-            raise InvalidArgumentError(f"task={self.task!r}; pass one of {TASKS}.")
-        ImpostorDesign(self.genuine_rate, self.impostor)  # validates both
+
+    @property
+    def is_default(self) -> bool:
+        return self == RLlibSettings()
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (saved next to the model as ``settings.json``).
+
+    ``env`` is the training env's config; it plays train personas minus the validation
+    slice, and validation episodes play that slice.
+    """
+
+    env: EnvConfig = field(default_factory=EnvConfig, metadata={"cli": False})
+    algorithm: str = option("ppo", "the SB3 algorithm", choices=ALGORITHMS)
+    backend: str = option("sb3", "sb3 (one process) or rllib (Ray RLlib PPO)", choices=BACKENDS)
+    timesteps: int = option(250_000, "env steps to train for")
+    n_envs: int = option(16, "parallel interviews (one batched env)")
+    seed: int = option(0, "makes the run reproducible")
+    eval_every: int = option(5_000, "env steps between evaluations on validation personas")
+    eval_episodes: int = option(64, "validation episodes per evaluation")
+    out: str = option("runs/train", "output directory")
+    progress: bool = option(True, "show a progress bar")
+    threads: int = option(1, "torch CPU threads (0: the free cores); 1 is fastest here")
+    overwrite: bool = option(False, "replace an earlier run in --out (else refuse)")
+    learning_rate: float | None = option(
+        None, "optimizer step size (unset: tuned per algorithm and task)"
+    )
+    n_steps: int | None = option(None, "PPO/A2C: steps per env per update (unset: tuned)")
+    batch_size: int | None = option(None, "PPO/DQN: minibatch size (unset: tuned)")
+    gae_lambda: float | None = option(None, "PPO/A2C: GAE lambda (unset: tuned)")
+    ent_coef: float | None = option(None, "PPO/A2C: entropy bonus (unset: tuned)")
+    warm_start: str | None = option(
+        None,
+        "PPO/A2C: first fit the policy to this registered heuristic's actions (behaviour "
+        "cloning), then learn; e.g. claim-adaptive in authentication",
+    )
+    warm_start_episodes: int = option(3000, "train-persona episodes of the heuristic to clone")
+    rllib: RLlibSettings = field(default_factory=RLlibSettings, metadata={"cli": False})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, EnvConfig):
+            raise InvalidArgumentError(
+                f"env={self.env!r}; pass a convenv.config.EnvConfig (the training env)."
+            )
+        if self.algorithm.lower() not in ALGORITHMS:
+            raise InvalidArgumentError(f"algorithm={self.algorithm!r}; pass one of {ALGORITHMS}.")
+        self.algorithm = self.algorithm.lower()
+        if self.backend not in BACKENDS:
+            raise InvalidArgumentError(f"backend={self.backend!r}; pass one of {BACKENDS}.")
+        if self.backend == "sb3" and not self.rllib.is_default:
+            raise InvalidArgumentError(
+                "num_env_runners, envs_per_runner, gpus_per_runner and address are options "
+                "of --backend rllib; drop them or pass --backend rllib."
+            )
+        for name in ("timesteps", "n_envs", "eval_every", "eval_episodes", "warm_start_episodes"):
+            setattr(self, name, positive_int(getattr(self, name), name))
         if self.warm_start is not None:
-            if self.warm_start not in WARM_STARTS:
-                raise InvalidArgumentError(
-                    f"warm_start={self.warm_start!r}; pass one of {WARM_STARTS}."
-                )
-            if self.task != "authentication":
-                raise InvalidArgumentError(
-                    "warm_start reads the claim, which only authentication has; drop it "
-                    "or pass --task authentication."
-                )
-            if self.algorithm not in ("ppo", "a2c") or self.backend != "sb3":
-                raise InvalidArgumentError(
-                    "warm_start fits an actor-critic network: use it with --algorithm ppo "
-                    "or a2c and --backend sb3."
-                )
-            if self.warm_start_episodes < 1:
-                raise InvalidArgumentError(
-                    f"warm_start_episodes={self.warm_start_episodes!r}; pass a positive integer."
-                )
+            self._check_warm_start()
 
-    def env_kwargs(self) -> dict:
-        return {
-            "task": self.task,
-            "impostor": self.impostor,
-            "genuine_rate": self.genuine_rate,
-            "threshold": self.threshold,
-            "identifier": self.identifier,
-            "negatives": self.negatives,
-            "max_turns": self.max_turns,
-            "reward_metric": self.reward_metric,
-            "reward_mode": self.reward_mode,
-            "partner": self.partner,
-            "interviewer": self.interviewer,
-            "model": self.model,
-            "device": self.device,
-        }
+    def _check_warm_start(self) -> None:
+        from convenv.policies.registry import find_policy
+
+        task = type(self.env.make_task())
+        entry = find_policy(self.warm_start)
+        if not entry.supports(task) or entry.cheats(task):
+            raise InvalidArgumentError(
+                f"warm_start={self.warm_start!r} does not play task {task.name!r} fairly "
+                "(a teacher must read only what the task shows); pick a heuristic that does, "
+                "e.g. claim-adaptive in authentication."
+            )
+        if self.algorithm not in ("ppo", "a2c") or self.backend != "sb3":
+            raise InvalidArgumentError(
+                "warm_start fits an actor-critic network: use it with --algorithm ppo "
+                "or a2c and --backend sb3."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (the env's config as its run record shows it)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["env"] = self.env.to_dict()
+        out["rllib"] = dataclasses.asdict(self.rllib)
+        return out
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> TrainConfig:
+        env = env_config_from_arguments(args, {"split": "train"})
+        unset = {
+            k: v for k, v in type(env.make_task()).train_defaults.items()
+            if k not in env.task_options
+        }  # fmt: skip
+        if unset:
+            env = EnvConfig.of(env, task_options={**env.task_options, **unset})
+        rllib = RLlibSettings(**dataclass_values(RLlibSettings, args))
+        return cls(env=env, rllib=rllib, **dataclass_values(cls, args, skip=("env", "rllib")))
 
 
-class IdentificationMetricsCallback(BaseCallback):
-    """Logs the identification metrics of finished episodes next to the reward."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training env's options, the trainer's and the RLlib backend's, as flags."""
+    add_env_arguments(parser, skip=("split",))
+    add_dataclass_arguments(parser.add_argument_group("training"), TrainConfig)
+    add_dataclass_arguments(parser.add_argument_group("rllib backend"), RLlibSettings)
+
+
+class EpisodeMetricsCallback(BaseCallback):
+    """Logs, after every rollout, the task's report metrics over the last ``window``
+    finished episodes (identification: the ranking metrics; authentication: ROC-AUC
+    and EER of final support) next to the reward, as ``task/<metric>``."""
+
+    def __init__(self, task, window: int = 256) -> None:
+        super().__init__()
+        self.task = task
+        self.finished: deque = deque(maxlen=window)
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
             if done:
-                for name in METRIC_NAMES:
-                    self.logger.record_mean(f"identification/{name}", info["metrics"][name])
+                self.finished.append(_Finished([info["metrics"]], info.get("genuine")))
         return True
 
+    def _on_rollout_end(self) -> None:
+        if len(self.finished) < 2:
+            return
+        episodes = list(self.finished)
+        every = np.arange(len(episodes))
+        for name, statistic in self.task.statistics(episodes, 1).items():
+            value = statistic(every)
+            if np.isfinite(value):
+                self.logger.record(f"task/{name}", float(value))
 
-# Which config fields each algorithm takes (None keeps the default below).
+
+@dataclass
+class _Finished:
+    """What a finished episode's last info tells: its final metrics and its truth."""
+
+    metrics: list[dict]
+    genuine: bool | None
+
+
+# Which config fields each algorithm takes (None keeps the tuned value).
 TUNABLE = {
     "ppo": ("learning_rate", "n_steps", "batch_size", "gae_lambda", "ent_coef"),
     "a2c": ("learning_rate", "n_steps", "gae_lambda", "ent_coef"),
@@ -218,26 +199,14 @@ TUNABLE = {
 }
 
 
-def _algorithm_kwargs(config: TrainConfig) -> dict:
-    if config.algorithm == "ppo" and config.task == "authentication":
-        # Authentication's reward carries the sign of a coin flip the policy cannot
-        # influence, so each update needs many episodes to see the signal; and the
-        # gains of one code over another are ~0.01 per episode, below what an entropy
-        # bonus of 0.01 pays for staying random (measured: with it the policy stayed
-        # near uniform over 1M steps; without it, it learned to ask about the claim).
-        kwargs = {
-            "n_steps": 64,
-            "batch_size": 256,
-            "n_epochs": 4,
-            "learning_rate": 3e-4,
-            "gae_lambda": 0.9,
-            "ent_coef": 0.0,
-            "gamma": 1.0,
-        }
-    elif config.algorithm == "ppo":
-        # Measured on validation personas: many small updates (two episodes per env per
-        # rollout) and GAE lambda 0 — the per-turn reward already carries what an action
-        # revealed, and longer returns only add the noise of later turns.
+def algorithm_kwargs(config: TrainConfig) -> dict:
+    """The algorithm's settings: the task's tuned ones where it has them, else these,
+    then whatever the config sets."""
+    kwargs = config.env.make_task().algorithm_defaults(config.algorithm)
+    if kwargs is None and config.algorithm == "ppo":
+        # Measured on validation personas (identification): many small updates (two
+        # episodes per env per rollout) and GAE lambda 0: the per-turn reward already
+        # carries what an action revealed, and longer returns only add later turns' noise.
         kwargs = {
             "n_steps": 16,
             "batch_size": 64,
@@ -247,9 +216,9 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
             "ent_coef": 0.01,
             "gamma": 1.0,
         }
-    elif config.algorithm == "a2c":
+    elif kwargs is None and config.algorithm == "a2c":
         kwargs = {"n_steps": 8, "gamma": 1.0, "ent_coef": 0.01}
-    else:
+    elif kwargs is None:
         kwargs = {
             "learning_starts": 500,
             "buffer_size": 50_000,
@@ -257,6 +226,7 @@ def _algorithm_kwargs(config: TrainConfig) -> dict:
             "train_freq": 4,
             "exploration_fraction": 0.3,
         }
+    kwargs = dict(kwargs)
     for name in TUNABLE[config.algorithm]:
         if getattr(config, name) is not None:
             kwargs[name] = getattr(config, name)
@@ -302,7 +272,7 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
 
     ``report`` receives the validation return after every evaluation (SB3 backend).
     """
-    from convenv.agents.devices import set_torch_threads
+    from convenv.devices import set_torch_threads
 
     if config.backend == "rllib":
         from convenv.training.rllib_train import train_rllib
@@ -311,20 +281,16 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
 
     set_torch_threads(config.threads)
     out = fresh_run_directory(config, ("model.zip", "progress.csv", "settings.json"))
-    env = VecMonitor(
-        BatchedDialogVecEnv(config.n_envs, personas=training_personas(), **config.env_kwargs())
-    )
+    train_env = EnvConfig.of(config.env, split="train", personas=training_personas())
+    eval_env = EnvConfig.of(config.env, split="train", personas=validation_personas())
+    env = VecMonitor(BatchedDialogVecEnv(config.n_envs, train_env))
     env.seed(config.seed)
-    eval_env = VecMonitor(
-        BatchedDialogVecEnv(
-            min(config.n_envs, config.eval_episodes),
-            personas=validation_personas(),
-            **config.env_kwargs(),
-        )
+    evaluation_env = VecMonitor(
+        BatchedDialogVecEnv(min(config.n_envs, config.eval_episodes), eval_env)
     )
-    eval_env.seed(config.seed + 10_000)
+    evaluation_env.seed(config.seed + 10_000)
     model = algorithm_class(config.algorithm)(
-        "MlpPolicy", env, seed=config.seed, device="cpu", verbose=0, **_algorithm_kwargs(config)
+        "MlpPolicy", env, seed=config.seed, device="cpu", verbose=0, **algorithm_kwargs(config)
     )
     model.set_logger(configure(str(out), ["csv", "tensorboard"]))
     cloned = None
@@ -332,13 +298,13 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
         from convenv.env import PersonaInterviewEnv
         from convenv.training.warm_start import clone, demonstrations
 
-        source = PersonaInterviewEnv(personas=training_personas(), **config.env_kwargs())
+        source = PersonaInterviewEnv(train_env)
         x, y = demonstrations(source, config.warm_start, config.warm_start_episodes,
                               config.progress)  # fmt: skip
         cloned = clone(model.policy, x, y, seed=config.seed, progress=config.progress)
         source.close()
     evaluation = EvalCallback(
-        eval_env,
+        evaluation_env,
         n_eval_episodes=config.eval_episodes,
         eval_freq=max(1, config.eval_every // config.n_envs),
         best_model_save_path=str(out / "best"),
@@ -347,49 +313,30 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
         verbose=0,
         callback_after_eval=ReportAfterEvaluation(report) if report is not None else None,
     )
+    task = env.get_attr("task", [0])[0]
     started = time.time()
     model.learn(
         total_timesteps=config.timesteps,
-        callback=CallbackList([IdentificationMetricsCallback(), evaluation]),
+        callback=CallbackList([EpisodeMetricsCallback(task), evaluation]),
         progress_bar=config.progress,
     )
     model_path = out / "model.zip"
     model.save(str(model_path))
-    settings = {**asdict(config), "wall_seconds": round(time.time() - started, 1)}
+    settings = {**config.to_dict(), "wall_seconds": round(time.time() - started, 1)}
     if cloned is not None:
         settings["warm_start_agreement"] = round(cloned, 4)
     if evaluation.evaluations_results:
         settings["validation_return"] = float(np.mean(evaluation.evaluations_results[-1]))
     (out / "settings.json").write_text(json.dumps(settings, indent=2))
+    encoder = env.get_attr("encoder", [0])[0]
     write_run_manifest(
-        out, "train", asdict(config), started, seeds={"train": config.seed,
+        out, "train", config.to_dict(), started, seeds={"train": config.seed,
         "validation": config.seed + 10_000},
-        identifier_encoder=getattr(env.venv.engine.identifier.encoder, "model_id", None),
+        identifier_encoder=getattr(encoder, "model_id", None),
     )  # fmt: skip
     env.close()
-    eval_env.close()
+    evaluation_env.close()
     return model_path
-
-
-def add_arguments(parser: argparse.ArgumentParser, config: type = TrainConfig) -> None:
-    """One ``--flag`` per config field, with its help text."""
-    for name, spec in config.__dataclass_fields__.items():
-        flag = "--" + name.replace("_", "-")
-        help_text = spec.metadata.get("help", "")
-        if spec.type in ("bool", bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_text
-            )
-        else:
-            kinds = {"int": int, "float": float, "int | None": int, "float | None": float}
-            kind = kinds.get(spec.type if isinstance(spec.type, str) else spec.type.__name__, str)
-            parser.add_argument(
-                flag,
-                type=kind,
-                default=spec.default,
-                help=help_text,
-                choices=spec.metadata.get("choices"),
-            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    path = train(TrainConfig(**vars(args)))
+    path = train(TrainConfig.from_arguments(args))
     settings = (path if path.is_dir() else path.parent) / "settings.json"
     print(f"saved {path} and {settings}")
     return 0

@@ -34,7 +34,7 @@ def search_space(tune) -> dict:
     }
 
 
-def run_trial(params: dict, base: dict) -> None:
+def run_trial(params: dict, base: TrainConfig) -> None:
     """One trial: ``convenv train`` with ``params``, reporting to Tune as it evaluates."""
     from ray import tune
 
@@ -46,8 +46,12 @@ def run_trial(params: dict, base: dict) -> None:
         reported.append(metrics)
         tune.report(metrics)
 
+    import dataclasses
+
     trial_dir = Path(tune.get_context().get_trial_dir())
-    config = TrainConfig(**{**base, **params, "out": str(trial_dir / "run"), "overwrite": True})
+    config = dataclasses.replace(
+        base, **params, out=str(trial_dir / "run"), overwrite=True, progress=False
+    )
     path = train(config, report=report)
     if not reported:  # the run ended before its first evaluation: report its last
         settings = json.loads((path.parent / "settings.json").read_text())
@@ -74,8 +78,6 @@ def sweep(
     out = Path(base.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     space = search_space(tune)
-    fixed = {k: v for k, v in vars(base).items() if k not in space and k != "out"}
-    fixed["progress"] = False
     stopper = None
     if scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -84,7 +86,7 @@ def sweep(
         stopper = ASHAScheduler(time_attr="training_iteration", grace_period=1,
                                 reduction_factor=2)  # fmt: skip
     tuner = tune.Tuner(
-        tune.with_resources(partial(run_trial, base=fixed), {"cpu": cpus_per_trial}),
+        tune.with_resources(partial(run_trial, base=base), {"cpu": cpus_per_trial}),
         param_space=space,
         tune_config=tune.TuneConfig(
             metric=METRIC,
@@ -126,12 +128,20 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     parser.set_defaults(out="runs/tune", timesteps=50_000)
     parser.add_argument("--samples", type=int, default=8, help="trials to run")
-    parser.add_argument("--scheduler", choices=SCHEDULERS, default="asha")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    args = vars(parser.parse_args(argv))
-    options = {k: args.pop(k) for k in ("samples", "scheduler", "cpus_per_trial")}
-    base = TrainConfig(**{**args, "address": ""})
-    summary = sweep(base, address=args["address"] or None, seed=base.seed, **options)
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default="asha",
+        help="asha: stop weak trials early; fifo: run every trial to the end",
+    )
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs each trial takes")
+    args = parser.parse_args(argv)
+    options = {"samples": args.samples, "scheduler": args.scheduler,
+               "cpus_per_trial": args.cpus_per_trial}  # fmt: skip
+    address = args.address or None
+    args.address = ""  # the trials run the SB3 backend; the address is the sweep's
+    base = TrainConfig.from_arguments(args)
+    summary = sweep(base, address=address, seed=base.seed, **options)
     print(json.dumps(summary, indent=2))
     print(f"wrote {Path(base.out).resolve()}/best.json and trials.csv")
     return 0

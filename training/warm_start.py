@@ -1,16 +1,9 @@
-"""Warm start: fit a policy network to a teacher's actions before RL (behaviour cloning).
+"""Warm start: fit a policy network to a heuristic's actions before RL (behaviour cloning).
 
 In authentication PPO from scratch collapses onto repeating one code (a poor local
-optimum); started from the claim heuristic it begins where asking about the claim
-already pays, and RL refines from there.
-
-The teacher is a heuristic (``claim``, ``claim-adaptive``) or a *privileged* one,
-``lookahead-per-claim``: on train personas only, it plays the lookahead bound that
-knows each episode's truth but must ask every episode of a claim the same codes. The
-student sees only its observation (the claim and the answers), so at test time
-nothing privileged is left. Measured with the consistent partner it does not help:
-the teacher's choices fit its own episodes' luck, the clone matches it on 61% of
-turns, and the trained policy ends below the best fixed sequence (README).
+optimum); started from the adaptive claim heuristic it begins where asking about the
+claim already pays, and RL refines from there. The teacher is any registered policy
+that plays the task without cheating (it reads only what the student can see).
 """
 
 from __future__ import annotations
@@ -24,17 +17,11 @@ from tqdm.auto import tqdm
 from convenv.env import PersonaInterviewEnv
 from convenv.errors import InvalidArgumentError
 from convenv.policies.base import ActionPolicy
-from convenv.policies.simple import ScriptedPolicy
-from convenv.training.rollout import run_episodes
+from convenv.policies.registry import PolicyContext, find_policy, make_policies
+from convenv.rollout import run_episodes
 
-HEURISTICS = ("claim", "claim-adaptive")
-TEACHER = "lookahead-per-claim"
-WARM_STARTS = (*HEURISTICS, TEACHER)
 # Seeds of the cloned episodes: apart from training's and validation's.
 CLONE_SEED = 2_000_000
-# Episodes per claim the privileged teacher pools its choice over: half genuine, half
-# impostors on average, as in the benchmark.
-CLAIM_EPISODES = 8
 
 
 class Recorder(ActionPolicy):
@@ -45,8 +32,11 @@ class Recorder(ActionPolicy):
         self.observations: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
 
-    def begin_episode(self, env_index: int, persona: Sequence[str], seed: int | None = None):
-        self.inner.begin_episode(env_index, persona, seed)
+    def attach(self, env) -> None:
+        self.inner.attach(env)
+
+    def begin_episode(self, env_index: int, claim: Sequence[str], seed: int | None = None):
+        self.inner.begin_episode(env_index, claim, seed)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         actions = self.inner.act(observations)
@@ -55,51 +45,29 @@ class Recorder(ActionPolicy):
         return actions
 
 
-def heuristic(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
-    """The authentication heuristic called ``name`` (see :data:`HEURISTICS`)."""
-    if env.engine.task != "authentication":
+def teacher(name: str, env: PersonaInterviewEnv) -> ActionPolicy:
+    """The registered policy ``name`` if it plays ``env``'s task without cheating."""
+    task = type(env.task)
+    entry = find_policy(name)
+    if not entry.supports(task) or entry.cheats(task):
         raise InvalidArgumentError(
-            f"warm_start={name!r} reads the claim, which identification hides (there it "
-            "would be the partner's persona); use it with task='authentication'."
+            f"warm_start={name!r} does not play task {task.name!r} fairly (a teacher must "
+            "read only what the student sees); pick a heuristic that does, e.g. "
+            "claim-adaptive in authentication."
         )
-    if name not in HEURISTICS:
-        raise InvalidArgumentError(f"warm_start={name!r}; pass one of {WARM_STARTS}.")
-    from convenv.training.policy_specs import make_policies
-
-    return make_policies([name], env)[0]
-
-
-def teacher_episodes(
-    env: PersonaInterviewEnv, episodes: int, progress: bool = True
-) -> tuple[list[int], list[dict], dict[int, list[int]]]:
-    """Seeds, options and the privileged teacher's actions for ``episodes`` episodes
-    (rounded down to whole claims of ``CLAIM_EPISODES``) of ``env``'s personas."""
-    from convenv.training.lookahead import EXPECTED_DRAWS, lookahead_episodes
-
-    if env.engine.task != "authentication":
-        raise InvalidArgumentError(
-            f"warm_start={TEACHER!r} needs genuine and impostor partners; use it with "
-            "task='authentication'."
-        )
-    claims = min(max(1, episodes // CLAIM_EPISODES), len(env.personas))
-    chosen = np.random.default_rng(CLONE_SEED).choice(len(env.personas), claims, replace=False)
-    seeds = list(range(CLONE_SEED, CLONE_SEED + claims * CLAIM_EPISODES))
-    options = [{"persona_index": int(chosen[k // CLAIM_EPISODES])} for k in range(len(seeds))]
-    records = lookahead_episodes(env, seeds, options, 256, progress, EXPECTED_DRAWS, per_claim=True)
-    return seeds, options, {r.seed: r.actions for r in records}
+    policies = make_policies([name], PolicyContext(env))
+    if len(policies) != 1:
+        raise InvalidArgumentError(f"warm_start={name!r} names {len(policies)} policies; name one.")
+    return policies[0]
 
 
 def demonstrations(
     env: PersonaInterviewEnv, name: str, episodes: int, progress: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observations and the teacher's actions over ``episodes`` episodes of ``env``."""
-    if name == TEACHER:
-        seeds, options, scripts = teacher_episodes(env, episodes, progress)
-        recorder = Recorder(ScriptedPolicy(scripts))
-    else:
-        recorder = Recorder(heuristic(name, env))
-        seeds, options = list(range(CLONE_SEED, CLONE_SEED + episodes)), None
-    for _ in run_episodes(env, recorder, seeds, options, 64, progress):
+    recorder = Recorder(teacher(name, env))
+    seeds = list(range(CLONE_SEED, CLONE_SEED + episodes))
+    for _ in run_episodes(env, recorder, seeds, None, 64, progress):
         pass
     return np.concatenate(recorder.observations), np.concatenate(recorder.actions)
 

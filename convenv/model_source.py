@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +82,21 @@ def resolve_model_source(name_or_path: str | Path) -> ModelSource:
         _require_gguf("smollm2")
         return ModelSource(str(path.parent), path.name)
     return ModelSource(name)
+
+
+# A hub id: "name" or "owner/name", letters, digits, '-', '_', '.'.
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
+
+
+def check_model_name(name_or_path: str | Path) -> None:
+    """Refuse, before anything loads, a model that is neither a packaged name, an
+    existing file or directory, nor something a hub id can be."""
+    name = str(name_or_path)
+    if name in PACKAGED_MODELS or Path(name).exists():
+        return
+    looks_like_path = name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+    if looks_like_path or name.endswith(".gguf") or not _HUB_ID.match(name):
+        raise InvalidArgumentError(
+            f"model={name!r} does not exist; pass an existing model directory or GGUF "
+            f"file, a hub name such as 'af1tang/personaGPT', or one of {sorted(PACKAGED_MODELS)}."
+        )

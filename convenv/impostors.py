@@ -1,14 +1,7 @@
-"""Persona authentication: is the partner who it claims to be?
+"""Impostors: who the partner is when it is not the persona it claims to be.
 
-Each episode draws a *claimed* persona; the partner is that persona (genuine) or an
-impostor. The identifier's ranking of the claimed facts among wrong ones is the
-*support* for the claim (the AUC of the claimed facts: 1 when every claimed fact
-outscores every wrong one). A policy is rewarded by the support signed by the truth
-(+ for genuine, − for an impostor), so it learns questions that separate the two.
-
-This module holds what authentication adds to the shared :class:`InterviewEngine`:
-drawing impostors and the claim-aware observation. Scoring episodes (ROC-AUC, EER)
-lives in :mod:`convenv.authentication_metrics`.
+An authentication episode draws a claimed persona; the partner is that persona
+(genuine) with probability ``genuine_rate``, or an impostor built from it.
 """
 
 from __future__ import annotations
@@ -17,14 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from gymnasium import spaces
 
-from convenv.actions import ActionSet
 from convenv.errors import InvalidArgumentError
-from convenv.fact_text import normalize_fact
 from convenv.personachat import Persona
+from convenv.vocabulary import normalize_fact
 
-TASKS = ("identification", "authentication")
 IMPOSTOR_KINDS = ("random", "overlap", "swap")
 # "mixed": each impostor is random or overlap, half and half (to train one policy for
 # both); the benchmark and the main job report these two kinds unless asked for more.
@@ -34,12 +24,6 @@ IMPOSTOR_DESIGNS = (*IMPOSTOR_KINDS, "mixed")
 # replaces (paraphrases excluded): near enough to share its topic ("i have a cat."
 # for "i have a dog."), far enough down the list to vary.
 SWAP_POOL = 10
-# Persona-Chat personas hold 3–5 facts; the observation shows this many claimed facts
-# (a longer claim is still scored in full).
-CLAIM_SLOTS = 5
-# Softmax temperature over fact-to-code cosines: sharp enough that a fact's row
-# names its topic, soft enough to keep a second topic visible.
-TOPIC_TEMPERATURE = 0.05
 
 
 @dataclass(frozen=True)
@@ -165,113 +149,3 @@ class ImpostorDesign:
         for position, fact in zip(positions.tolist(), replacements, strict=True):
             partner[position] = fact
         return tuple(partner)
-
-
-# The parts of the authentication observation, in order, and their widths for
-# ``n`` action codes (see ClaimObservation).
-CLAIM_PARTS = (
-    ("topics", lambda n: CLAIM_SLOTS * n),
-    ("mask", lambda n: CLAIM_SLOTS),
-    ("supports", lambda n: CLAIM_SLOTS),
-    ("raw", lambda n: CLAIM_SLOTS),
-    ("overall", lambda n: 1),
-    ("open_claim", lambda n: n),
-    ("asked", lambda n: n),
-    ("use", lambda n: n),
-    ("turn", lambda n: 1),
-)
-
-
-def claim_layout(n_codes: int) -> dict[str, slice]:
-    """Where each part of the authentication observation sits, for ``n_codes`` codes
-    (``"width"``: the whole vector, ``"claim"``/``"dialog"``: the per-episode part and
-    the part that comes from what the partner said)."""
-    layout, start = {}, 0
-    for name, width in CLAIM_PARTS:
-        layout[name] = slice(start, start + width(n_codes))
-        start += width(n_codes)
-    layout["width"] = slice(0, start)
-    layout["claim"] = slice(0, layout["mask"].stop)
-    layout["dialog"] = slice(layout["supports"].start, layout["open_claim"].stop)
-    return layout
-
-
-class ClaimObservation:
-    """The authentication observation: the claim and the evidence for it so far.
-
-    For each of ``CLAIM_SLOTS`` claimed facts (zero-padded): its topic over the action
-    codes (a softmax of fact-to-code-description cosines), whether the slot holds a
-    fact, the fact's *support* (the share of wrong candidates it outscores; 0.5
-    before anything was said) and its raw identifier score (best cosine with what
-    the partner said). Then the overall support (their mean), each code's *open
-    claim* (the mean over claimed facts of ``topic(fact, code) · (1 − support(fact))``:
-    how much of the claim on that code's topic the answers have not yet backed; a
-    product a small network learns slowly on its own), whether each code was asked,
-    the share of turns each code was used, and the turn fraction.
-    """
-
-    def __init__(self, actions: ActionSet, encoder, max_turns: int) -> None:
-        self.n_codes = len(actions)
-        self.max_turns = max_turns
-        self.encoder = encoder
-        self.code_vectors = encoder.encode([a.description for a in actions])
-        self.layout = claim_layout(self.n_codes)
-        width = self.layout["width"].stop
-        self.space = spaces.Box(-1.0, 1.0, shape=(width,), dtype=np.float32)
-
-    def dialog_slice(self) -> slice:
-        """Where the dialog part (what the partner's answers showed) sits in the vector."""
-        return self.layout["dialog"]
-
-    def claim_features(self, claim: Persona) -> np.ndarray:
-        """The per-episode part: each shown fact's topic distribution and the slot mask."""
-        shown = list(claim[:CLAIM_SLOTS])
-        cosines = self.encoder.encode(shown) @ self.code_vectors.T
-        topics = np.exp((cosines - cosines.max(axis=1, keepdims=True)) / TOPIC_TEMPERATURE)
-        topics /= topics.sum(axis=1, keepdims=True)
-        features = np.zeros((CLAIM_SLOTS, self.n_codes), np.float32)
-        features[: len(shown)] = topics
-        mask = np.zeros(CLAIM_SLOTS, np.float32)
-        mask[: len(shown)] = 1
-        return np.concatenate([features.ravel(), mask])
-
-    def observe(
-        self,
-        claim_features: np.ndarray,
-        supports: np.ndarray,
-        raw: np.ndarray,
-        overall: np.ndarray,
-        counts: np.ndarray,
-        turns: np.ndarray,
-    ) -> np.ndarray:
-        """``(N, dim)`` observations; ``supports`` and ``raw`` are ``(N, CLAIM_SLOTS)``
-        in claim order (0 on empty slots), ``counts`` ``(N, n_codes)`` code uses."""
-        turns = np.asarray(turns, np.float64)
-        topics = claim_features[:, self.layout["topics"]].reshape(-1, CLAIM_SLOTS, self.n_codes)
-        mask = claim_features[:, self.layout["mask"]]
-        shown = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
-        open_claim = np.einsum("bs,bsc->bc", mask * (1.0 - supports), topics) / shown
-        obs = np.concatenate(
-            [
-                claim_features,
-                supports,
-                raw,
-                overall[:, None],
-                open_claim,
-                np.minimum(counts, 1),
-                counts / self.max_turns,
-                (turns / self.max_turns)[:, None],
-            ],
-            axis=1,
-        )
-        return np.clip(obs, -1.0, 1.0).astype(np.float32)
-
-
-def claim_positions(claim: Persona, candidates: Sequence[str]) -> np.ndarray:
-    """Where each shown claimed fact sits among the candidates (``CLAIM_SLOTS`` long,
-    -1 on empty slots)."""
-    where = {c: i for i, c in enumerate(candidates)}
-    positions = np.full(CLAIM_SLOTS, -1, np.intp)
-    for slot, fact in enumerate(claim[:CLAIM_SLOTS]):
-        positions[slot] = where[fact]
-    return positions

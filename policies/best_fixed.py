@@ -14,11 +14,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from convenv.env import PersonaInterviewEnv
 from convenv.errors import DataFileError, InvalidArgumentError
 from convenv.policies.simple import FixedSequencePolicy
-from convenv.training.rollout import episode_design, run_episodes
-from convenv.training.turn_objective import turn_objective
+from convenv.rollout import run_episodes
 
 
 @dataclass
@@ -58,7 +56,7 @@ class FixedSequence:
 
 
 def search_fixed_sequence(
-    env: PersonaInterviewEnv,
+    env,
     episodes: int = 256,
     seed: int = 12345,
     batch_size: int = 64,
@@ -67,12 +65,13 @@ def search_fixed_sequence(
     """Greedy search over codes, turn by turn, on ``env``'s personas (pass a train env).
 
     Each candidate prefix plays the same ``episodes`` seeds, so candidates differ only
-    in the codes; ties go to the lower code index.
+    in the codes; ties go to the lower code index. The objective is the task's
+    (:meth:`convenv.tasks.Task.objective`), so the baseline is tuned for what it is
+    scored on.
     """
     if episodes < 2:
         raise InvalidArgumentError(f"episodes={episodes!r}; pass at least 2 search episodes.")
-    engine = env.engine
-    n_codes, turns = len(engine.actions), engine.max_turns
+    n_codes, turns = len(env.actions), env.max_turns
     seeds = [seed * 7_919 + k for k in range(episodes)]
     sequence: list[int] = []
     objective: list[float] = []
@@ -83,7 +82,7 @@ def search_fixed_sequence(
             # The rest of the episode repeats the code; only the first `turn` matter here.
             policy = FixedSequencePolicy([*sequence, code], n_codes)
             records = list(run_episodes(env, policy, seeds, None, batch_size, progress=False))
-            values.append(turn_objective(records, turn, engine.task, engine.reward_metric))
+            values.append(env.task.objective(records, turn))
             bar.update(1)
         best = max(range(n_codes), key=lambda c: (values[c], -c))
         sequence.append(best)
@@ -91,10 +90,40 @@ def search_fixed_sequence(
     bar.close()
     return FixedSequence(
         sequence=sequence,
-        labels=[engine.actions[a].label for a in sequence],
-        task=engine.task,
+        labels=[env.actions[a].label for a in sequence],
+        task=env.task.name,
         objective=objective,
         episodes=episodes,
         seed=seed,
-        settings=episode_design(env),
+        settings=env.design(),
     )
+
+
+def best_fixed_policy(
+    env,
+    path: str | Path | None = None,
+    work_dir: Path | None = None,
+    episodes: int = 256,
+    progress: bool = True,
+    tag: str = "",
+) -> FixedSequencePolicy:
+    """The best-fixed policy for ``env``: loaded from ``path``, or from
+    ``work_dir/best_fixed[_tag].json`` when that was searched for the same episode
+    design, else searched on ``env``'s engine over training personas (and saved there)."""
+    from convenv.splits import training_personas
+
+    n = len(env.actions)
+    if path is not None:
+        return FixedSequence.load(path).policy(n)
+    cache = (
+        None if work_dir is None else Path(work_dir) / f"best_fixed{'_' + tag if tag else ''}.json"
+    )
+    if cache is not None and cache.exists():
+        found = FixedSequence.load(cache)
+        if found.settings == env.design() and found.episodes == episodes:
+            return found.policy(n)
+    search_env = env.with_personas("train", training_personas())
+    found = search_fixed_sequence(search_env, episodes, progress=progress)
+    if cache is not None:
+        found.save(cache)
+    return found.policy(n)

@@ -1,0 +1,232 @@
+"""The named speakers and identifiers: ``partner="consistent"`` and the like.
+
+One table of each. A partner or an interviewer is a name from :data:`SPEAKERS` or any
+object with ``respond(contexts)``; an identifier is a name from :data:`IDENTIFIERS`, a
+fine-tuned encoder directory (``convenv train-identifier``) or an object. The command
+line's choices and help come from these tables, and a new named speaker is one
+:func:`register_speaker` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convenv.actions import ActionSet
+from convenv.errors import InvalidArgumentError, positive_int
+
+PARTNER, INTERVIEWER = "partner", "interviewer"
+
+
+@dataclass(frozen=True)
+class SpeakerRequest:
+    """What building a named speaker may need."""
+
+    actions: ActionSet
+    model: str | None
+    device: str
+    pool_dialogs: int
+
+
+@dataclass(frozen=True)
+class SpeakerKind:
+    """A named speaker: who it is, which roles it can take, and how it is built.
+
+    ``build`` gets the request and the role; speakers built for both roles from one
+    request are built once (a model answers as partner and interviewer).
+    """
+
+    name: str
+    help: str
+    roles: frozenset[str]
+    build: Callable[[SpeakerRequest, str], Any]
+    shared_between_roles: bool = False
+
+
+@dataclass(frozen=True)
+class IdentifierKind:
+    name: str
+    help: str
+    build: Callable[[SpeakerRequest], Any]
+
+
+SPEAKERS: dict[str, SpeakerKind] = {}
+IDENTIFIERS: dict[str, IdentifierKind] = {}
+
+
+def register_speaker(kind: SpeakerKind) -> SpeakerKind:
+    SPEAKERS[kind.name] = kind
+    return kind
+
+
+def register_identifier(kind: IdentifierKind) -> IdentifierKind:
+    IDENTIFIERS[kind.name] = kind
+    return kind
+
+
+def speaker_names(role: str) -> tuple[str, ...]:
+    """The names that can take ``role`` ("partner" or "interviewer")."""
+    return tuple(name for name, kind in SPEAKERS.items() if role in kind.roles)
+
+
+def speaker_help(role: str) -> str:
+    """One line per name, for --help."""
+    return "; ".join(f"{n}: {SPEAKERS[n].help}" for n in speaker_names(role))
+
+
+def identifier_help() -> str:
+    return "; ".join(f"{n}: {k.help}" for n, k in IDENTIFIERS.items()) + (
+        "; or a fine-tuned encoder directory (convenv train-identifier)"
+    )
+
+
+def check_speaker(value: Any, role: str) -> None:
+    """Refuse an unknown name or an object without ``respond``, before anything loads."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        if value not in SPEAKERS or role not in SPEAKERS[value].roles:
+            raise InvalidArgumentError(
+                f"{role}={value!r}; pass one of {speaker_names(role)} or an object with "
+                "respond(contexts)."
+            )
+        return
+    if not callable(getattr(value, "respond", None)):
+        raise InvalidArgumentError(
+            f"{role}={value!r} has no respond(contexts) method; pass a DialogAgent."
+        )
+
+
+def check_identifier(value: Any) -> None:
+    """Refuse an unknown identifier name or a directory that holds no encoder."""
+    if value is None or not isinstance(value, (str, Path)):
+        return
+    if str(value) in IDENTIFIERS:
+        return
+    if not (Path(value) / "config.json").exists():
+        raise InvalidArgumentError(
+            f"identifier={str(value)!r} is neither one of {tuple(IDENTIFIERS)} nor a "
+            "sentence-transformers model directory; pass the directory convenv "
+            "train-identifier saved (its model/ folder)."
+        )
+
+
+def resolve_speakers(
+    partner: Any,
+    interviewer: Any,
+    identifier: Any,
+    actions: ActionSet,
+    model: str | None = None,
+    device: str = "auto",
+    pool_dialogs: int | None = None,
+) -> tuple[Any, Any, Any]:
+    """``(partner, interviewer, identifier)`` objects for names or objects (None: the
+    offline default, retrieval speakers and the zero-shot MiniLM identifier)."""
+    from convenv.defaults import DEFAULT_POOL_DIALOGS
+
+    if pool_dialogs is not None:  # 0 or -1 must not silently mean "default" or "all but one"
+        pool_dialogs = positive_int(pool_dialogs, "pool_dialogs")
+    check_speaker(partner, PARTNER)
+    check_speaker(interviewer, INTERVIEWER)
+    check_identifier(identifier)
+    request = SpeakerRequest(actions, model, device, pool_dialogs or DEFAULT_POOL_DIALOGS)
+    built: dict[str, Any] = {}
+
+    def one(value: Any, role: str) -> Any:
+        if value is None:
+            value = "retrieval"
+        if not isinstance(value, str):
+            return value
+        kind = SPEAKERS[value]
+        key = value if kind.shared_between_roles else f"{value}|{role}"
+        if key not in built:
+            built[key] = kind.build(request, role)
+        return built[key]
+
+    speaking = one(partner, PARTNER), one(interviewer, INTERVIEWER)
+    if identifier is None or isinstance(identifier, (str, Path)):
+        name = "zero-shot" if identifier is None else str(identifier)
+        if name in IDENTIFIERS:
+            identifier = IDENTIFIERS[name].build(request)
+        else:
+            from convenv.defaults import trained_identifier
+
+            # Warm it on the retrieval pool only when a retrieval partner will speak.
+            identifier = trained_identifier(
+                identifier,
+                device,
+                request.pool_dialogs,
+                warm=partner is None or partner in ("retrieval", "consistent"),
+            )
+    return (*speaking, identifier)
+
+
+# --- the built-in speakers and identifiers ------------------------------------------
+
+
+def _retrieval(request: SpeakerRequest, role: str):
+    from convenv.defaults import default_components
+
+    components = default_components(request.pool_dialogs, request.device, tuple(request.actions))
+    return getattr(components, role)
+
+
+def _consistent(request: SpeakerRequest, role: str):
+    from convenv.defaults import consistent_partner
+
+    return consistent_partner(request.pool_dialogs, request.device, tuple(request.actions))
+
+
+def _personagpt(request: SpeakerRequest, role: str):
+    from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
+
+    return PersonaGPTAgent(request.model or DEFAULT_MODEL, device=request.device)
+
+
+def _zero_shot(request: SpeakerRequest):
+    from convenv.defaults import default_components
+
+    return default_components(
+        request.pool_dialogs, request.device, tuple(request.actions)
+    ).identifier
+
+
+def _filtered(request: SpeakerRequest):
+    from convenv.defaults import filtered_identifier
+
+    return filtered_identifier(request.pool_dialogs, request.device, tuple(request.actions))
+
+
+register_speaker(
+    SpeakerKind(
+        "retrieval",
+        "Persona-Chat responses retrieved by MiniLM (the offline default)",
+        frozenset({PARTNER, INTERVIEWER}),
+        _retrieval,
+    )
+)
+register_speaker(
+    SpeakerKind(
+        "consistent",
+        "the retrieval partner that never contradicts its persona and reveals it as people do",
+        frozenset({PARTNER}),
+        _consistent,
+    )
+)
+register_speaker(
+    SpeakerKind(
+        "personagpt",
+        "a causal LM in PersonaGPT's layout (--model: hub name, directory, GGUF file or 'smollm2')",
+        frozenset({PARTNER, INTERVIEWER}),
+        _personagpt,
+        shared_between_roles=True,
+    )
+)
+register_identifier(IdentifierKind("zero-shot", "MiniLM cosine, max over sentences", _zero_shot))
+register_identifier(
+    IdentifierKind(
+        "filtered", "zero-shot MiniLM that gives no credit for contradictions", _filtered
+    )
+)
