@@ -31,13 +31,22 @@ run: setup
 test: setup browser
 	$(BIN)/python -m pytest
 
+# import-linter finds packages on disk: the contracts in .importlinter are checked on the
+# installed layout (agents/, policies/, training/, data/ inside convenv/), assembled here.
+LINT_TREE := build/lint
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)
+	cp -r convenv $(LINT_TREE)/convenv
+	for d in agents policies training data; do cp -r $$d $(LINT_TREE)/convenv/$$d; done
+	cp -r benchmarks $(LINT_TREE)/benchmarks && touch $(LINT_TREE)/benchmarks/__init__.py
+	cd $(LINT_TREE) && $(CURDIR)/$(BIN)/lint-imports --no-cache --no-logo $(CURDIR)/.importlinter
 
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs build .pytest_cache
