@@ -16,7 +16,7 @@ SUBCOMMANDS = {
     ),
     "tune": ("convenv.training.tune_sweep", "sweep PPO settings with Ray Tune (ASHA)"),
     "selfplay": ("convenv.training.selfplay", "generate episodes as JSON Lines"),
-    "bench": ("convenv.training.bench", "persona-authentication benchmark on test personas"),
+    "bench": ("convenv.training.bench", "benchmark policies on a task's held-out test personas"),
     "chat": ("convenv.training.chat", "talk to the persona partner yourself"),
     "finetune": (
         "convenv.training.finetune",
@@ -66,7 +66,10 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:  # a command is required, as argparse's own subcommands have it
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         print(usage())
         return 0
     if argv[0] in ("-V", "--version"):

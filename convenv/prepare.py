@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to build"
     )
     parser.add_argument("--pool-dialogs", type=int, default=None, help="retrieval pool size")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda:N")
     args = parser.parse_args(argv)
     from convenv.cache import default_cache_dir
 

@@ -35,14 +35,26 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--aggregation", default="max", choices=AGGREGATIONS)
+    parser.add_argument(
+        "--aggregation",
+        default="max",
+        choices=AGGREGATIONS,
+        help="how a fact's similarities to the sentences become its score",
+    )
     parser.add_argument("--no-sentences", action="store_true", help="score whole utterances")
-    parser.add_argument("--utterances", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument(
+        "--utterances", type=int, nargs="+", default=[2, 4, 8], help="identify after this many"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N dialogs only")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the candidates drawn")
     parser.add_argument("--identifier", default=None, help="fine-tuned encoder directory")
-    parser.add_argument("--negatives", choices=("random", "hard"), default="random")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--negatives",
+        choices=("random", "hard"),
+        default="random",
+        help="wrong candidate facts: random or hard (same topic)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda:N")
     args = parser.parse_args(argv)
     from convenv.encoder import SentenceEncoder
 

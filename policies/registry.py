@@ -382,3 +382,12 @@ register_policy(
         matches=_is_model,
     )
 )
+
+
+def policy_markdown() -> str:
+    """The policy list as the README shows it (a test keeps the two the same)."""
+    rows = []
+    for line in policy_lines():
+        usage, _, rest = line.partition(": ")
+        rows.append(f"- `{usage}`: {rest}")
+    return "\n".join(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -68,3 +69,39 @@ def test_every_help_is_plain_text_with_defaults(command, capsys):
     text = capsys.readouterr().out
     assert "``" not in text and ":class:" not in text and ":func:" not in text
     assert "(default:" in text
+
+
+class _Parsed(Exception):
+    def __init__(self, parser) -> None:
+        self.parser = parser
+
+
+@pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
+def test_every_option_has_help_and_its_default_once(command, monkeypatch):
+    """A user reads --help: no option without a line, no default printed twice."""
+    import argparse
+    import importlib
+
+    def capture(self, *args, **kwargs):
+        raise _Parsed(self)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    module = importlib.import_module(cli.SUBCOMMANDS[command][0])
+    with pytest.raises(_Parsed) as parsed:
+        module.main([])
+    missing, doubled = [], []
+    for action in parsed.value.parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        text = action.help or ""
+        if not text.strip():
+            missing.append(action.option_strings or action.dest)
+        if re.search(r"\(default\b|\bdefault:", text):
+            doubled.append(action.option_strings or action.dest)
+    assert not missing, f"options without help: {missing}"
+    assert not doubled, f"help that states its default (argparse prints it too): {doubled}"
+
+
+def test_a_bare_convenv_prints_usage_and_exits_2(capsys):
+    assert cli.main([]) == 2
+    assert "usage: convenv <command>" in capsys.readouterr().err

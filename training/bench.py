@@ -104,7 +104,13 @@ def summarize(
     stats = {n: task.statistics(runs[n], turns, calibration.get(n)) for n in names}
     reference = REFERENCE if REFERENCE in runs else None
     headline = task.headline
-    jobs = sum(len(s) for s in stats.values()) + len(names) * (turns + len(task.report_metrics))
+    others = [n for n in names if n != reference] if reference is not None else []
+    jobs = (
+        sum(len(s) for s in stats.values())
+        + sum(len(set(stats[n]) & set(stats[reference])) for n in others)
+        + sum(len([b for b in bounds if b in stats]) for n in others if n not in bounds)
+        + len(names) * turns
+    )
     bar = tqdm(total=jobs, desc=f"intervals ({label})", disable=not progress)
 
     def interval(statistic, count: int = resamples) -> Interval:

@@ -45,7 +45,7 @@ class BuildPartnerConfig:
         metadata={"help": "'smollm2' (packaged), a .gguf file, a model directory or hub name"},
     )
     out: str = field(
-        default="", metadata={"help": "output directory (default: $CONVENV_CACHE/partners/...)"}
+        default="", metadata={"help": "output directory (unset: $CONVENV_CACHE/partners/...)"}
     )
     max_minutes: float = field(
         default=60.0, metadata={"help": "wall-time budget of training, summed over resumes"}

@@ -139,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default="af1tang/personaGPT", help="hub name or directory")
     parser.add_argument("--limit", type=int, default=None, help="first N test dialogs only")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16, help="dialogs per forward pass")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=32, help="longest reply generated for F1"
+    )
     parser.add_argument("--no-f1", action="store_true", help="perplexity only (no generation)")
     parser.add_argument("--no-perplexity", action="store_true", help="F1 only (no perplexity pass)")
     parser.add_argument(
@@ -155,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=PRECISIONS,
         help="weights: auto (bf16 on CUDA), float32, bfloat16 (faster generation on CPU)",
     )
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda:N")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
+    )
     args = parser.parse_args(argv)
     dialogs = load_dialogs("test")[: args.limit] if args.limit else load_dialogs("test")
     # Greedy decoding: F1 of the most likely reply, reproducible run to run.

@@ -244,18 +244,18 @@ def main(
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--store", default=DEFAULT_STORE, help="label store: .sqlite (default) or .jsonl"
+        "--store", default=DEFAULT_STORE, help="the label store: a .sqlite or a .jsonl file"
     )
     parser.add_argument("--review", type=int, default=0, help="review N proposals instead")
-    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=8, help="questions in the dialog")
     parser.add_argument(
         "--auto-accept",
         type=float,
         default=None,
         help="accept proposals whose goal check is at least this (0-1)",
     )
-    parser.add_argument("--labeller", default="person")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labeller", default="person", help="your name, kept with each decision")
+    parser.add_argument("--seed", type=int, default=0, help="draws the persona and proposals")
     from convenv.arguments import add_env_arguments
 
     add_env_arguments(parser, only=("interviewer", "model", "device"), task_options=False)

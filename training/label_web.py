@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--store", default=DEFAULT_STORE, help="label store (.sqlite or .jsonl)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on")
     parser.add_argument("--token", default=None, help="only requests with this token get in")
     parser.add_argument(
         "--auto-accept", type=float, default=None, help="accept proposals the goal check is sure of"

@@ -34,7 +34,7 @@ class IdentifierTrainingConfig:
 
     out: str = field(default="runs/identifier", metadata={"help": "output directory"})
     base: str | None = field(
-        default=None, metadata={"help": "starting encoder (default: the bundled MiniLM)"}
+        default=None, metadata={"help": "starting encoder (unset: the bundled MiniLM)"}
     )
     dialogs: int = field(
         default=DEFAULT_DIALOGS, metadata={"help": "train dialogs that give triplets"}
