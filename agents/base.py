@@ -23,6 +23,9 @@ class DialogContext:
             independently of how many episodes share a batch.
         dialog_seed: One seed for the whole dialog: what stays the same from turn to
             turn, like how talkative the speaker is (``None``: unknown).
+        focus: For an interviewer: a fact its question may check (in authentication the
+            claimed fact on the code's topic: the claim is public); ``None`` where the
+            task shows it none.
     """
 
     # Not frozen: a frozen dataclass's __init__ costs 3x more, and every env step
@@ -32,6 +35,7 @@ class DialogContext:
     goal: str | None = None
     seed: int | None = None
     dialog_seed: int | None = None
+    focus: str | None = None
 
 
 @runtime_checkable

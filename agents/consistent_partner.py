@@ -58,6 +58,37 @@ PEOPLE_STRENGTHS = (0.4, 0.469, 0.528, 0.573, 0.622, 0.662, 0.701, 0.744, 0.795,
 PEOPLE_STRENGTH_CORRELATION = 0.3
 # A response sentence this close to some persona fact of the pool states a persona.
 STRANGER_FLOOR = 0.6
+# A fact's ladder keeps the pool sentences at least this close to it, sorted: the
+# sentences nearest any target strength (0.4 and up) lie on it (the rest only where
+# a target's shortlist reaches below, then the whole pool is scanned).
+LADDER_FLOOR = 0.3
+LADDER_CACHE = 20_000
+
+
+# How many personas' verdicts on pool responses and texts are kept (each a few
+# hundred): every train and test persona.
+KNOWN_PERSONAS = 1400
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one pool response says about one persona: whether the judge finds it
+    contradicts the persona, which of its facts it states (cosine ≥ 0.5), and whether
+    it states a stranger's fact (see ``stranger_floor``)."""
+
+    contradicts: bool
+    stated: np.ndarray
+    stranger: bool
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The pool sentences nearest one fact, by cosine: ``rows`` ascending in
+    ``similarities``; ``complete`` when no sentence lies below the floor."""
+
+    rows: np.ndarray
+    similarities: np.ndarray
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -103,6 +134,13 @@ class RevealRates:
 # one rate for everybody spreads that share over speakers as the people's does (s.d.
 # 0.284, people 0.283), where a Beta spread of rates overshoots (0.33).
 CALIBRATED_RATES = RevealRates(answer=0.251, volunteer=0.389, concentration=None)
+# Named rates: ``people`` (the calibrated default), and ``responsive``, a partner that
+# states the fact it is asked about on 90% of such turns and volunteers little (15%):
+# against it what is asked decides what is said.
+PRESETS = {
+    "people": CALIBRATED_RATES,
+    "responsive": RevealRates(answer=0.9, volunteer=0.15, concentration=None),
+}
 
 
 def _hashed_uniforms(key: str, count: int) -> list[float]:
@@ -180,6 +218,10 @@ class ConsistentPartner:
         self.paraphrase_floor = paraphrase_floor
         self._sentences: tuple[list[str], np.ndarray] | None = None
         self._statements: dict[tuple[tuple[str, ...], int, float], str] = {}
+        self._ladders: dict[str, Ladder] = {}
+        self._target_cache: dict[tuple[tuple[str, ...], int | None], tuple[float, ...]] = {}
+        # persona -> {pool response index: Verdict, text: PartEvidence}
+        self._known: dict[tuple[str, ...], dict] = {}
         self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
@@ -199,14 +241,6 @@ class ConsistentPartner:
                 self._stranger_cache.pop(next(iter(self._stranger_cache)))
             self._stranger_cache[text] = found
         return found
-
-    def _states_a_stranger(self, profile, text: str, vectors: np.ndarray) -> bool:
-        """Whether a sentence states some persona fact of the pool (cosine ≥
-        ``stranger_floor``) without stating one of this persona's (cosine ≥ 0.5): the
-        person who wrote the response talking about themselves."""
-        stranger = self._pool_fact_similarity(text, vectors) >= self.stranger_floor
-        own = (vectors @ profile.facts.T).max(axis=1) >= REVEAL_SIMILARITY
-        return bool((stranger & ~own).any())
 
     def pool_sentences(self) -> tuple[list[str], np.ndarray]:
         """The pool's response sentences and their embeddings (the identifier's warm-up
@@ -228,7 +262,10 @@ class ConsistentPartner:
         self, persona: tuple[str, ...], index: int, dialog_seed: int | None = None
     ) -> str:
         """How this partner says fact ``index`` of its persona, in the dialog of
-        ``dialog_seed`` (see the class docstring)."""
+        ``dialog_seed`` (see the class docstring): of the ``STATEMENT_SHORTLIST`` pool
+        sentences nearest the fact's target strength (sharers' words left out), the
+        first in the paraphrase band that the judge does not find contradicts the
+        persona, nearest the target first; the fact's own words if none is."""
         target = (
             1.0 if self.strengths is None else self.target_strength(persona, index, dialog_seed)
         )
@@ -237,31 +274,86 @@ class ConsistentPartner:
         if found is None:
             found = persona[index]
             if self.paraphrase_floor is not None:
-                sentences, matrix = self.pool_sentences()
-                fact = self.judge.profile(persona).facts[index]
-                similarity = matrix @ fact
-                # Those nearest this fact's target strength first, over the whole pool:
-                # a loose target is far down the list of nearest sentences (target 1:
-                # the nearest sentences first).
-                distance = np.abs(similarity - target)
-                if self.authors is not None:
-                    distance[self.authors.excluded_sentences(persona)] = np.inf
-                reach = min(STATEMENT_SHORTLIST, len(similarity) - 1)
-                shortlist = np.argpartition(distance, reach)[:reach]  # not a full sort
-                shortlist = shortlist[np.lexsort((-similarity[shortlist], distance[shortlist]))]
-                for row in shortlist.tolist():
-                    if not (
-                        self.paraphrase_floor <= similarity[row] < PARAPHRASE_SIMILARITY
-                        and np.isfinite(distance[row])  # not a sharer's words
-                    ):
+                sentences, _ = self.pool_sentences()
+                excluded = (
+                    None if self.authors is None else self.authors.excluded_sentences(persona)
+                )
+                for row, similarity in self._nearest_to_target(persona, index, target, excluded):
+                    if not self.paraphrase_floor <= similarity < PARAPHRASE_SIMILARITY:
                         continue
-                    if self.judge.judge(persona, sentences[row]) != "contradict":
+                    if not self._contradicts(self.part(persona, sentences[row])):
                         found = sentences[row]
                         break
             self._statements[key] = found
             if len(self._statements) > 50_000:
                 self._statements.pop(next(iter(self._statements)))
         return found
+
+    def _ladder(self, persona: tuple[str, ...], index: int) -> Ladder:
+        """The pool sentences at or above ``LADDER_FLOOR`` to fact ``index``, sorted by
+        their cosine with it (one pass over the pool per fact, kept)."""
+        fact = persona[index]
+        found = self._ladders.get(fact)
+        if found is None:
+            _, matrix = self.pool_sentences()
+            similarity = matrix @ self.judge.profile(persona).facts[index]
+            rows = np.flatnonzero(similarity >= LADDER_FLOOR)
+            order = rows[np.argsort(similarity[rows], kind="stable")]
+            found = Ladder(order, similarity[order], complete=len(rows) == len(similarity))
+            self._ladders[fact] = found
+            if len(self._ladders) > LADDER_CACHE:
+                self._ladders.pop(next(iter(self._ladders)))
+        return found
+
+    def _nearest_to_target(
+        self,
+        persona: tuple[str, ...],
+        index: int,
+        target: float,
+        excluded: np.ndarray | None,
+    ) -> list[tuple[int, float]]:
+        """``(row, cosine)`` of the ``STATEMENT_SHORTLIST`` pool sentences whose cosine
+        with fact ``index`` is nearest ``target`` (excluded rows left out), nearest
+        first and, at equal distance, the closer to the fact first: a walk outward from
+        the target on the fact's ladder."""
+        ladder = self._ladder(persona, index)
+        sims, order = ladder.similarities, ladder.rows
+        above = int(np.searchsorted(sims, target))
+        below = above - 1
+        chosen: list[tuple[int, float]] = []
+        reach = min(STATEMENT_SHORTLIST, len(self.pool_sentences()[0]) - 1)
+        while len(chosen) < reach:
+            while below >= 0 and excluded is not None and excluded[order[below]]:
+                below -= 1
+            while above < len(sims) and excluded is not None and excluded[order[above]]:
+                above += 1
+            if below < 0 and not ladder.complete:
+                # The walk left the ladder: the sentences below its floor decide.
+                return self._nearest_by_scan(persona, index, target, excluded, reach)
+            down = target - sims[below] if below >= 0 else np.inf
+            up = sims[above] - target if above < len(sims) else np.inf
+            if not np.isfinite(down) and not np.isfinite(up):
+                break
+            if up <= down:
+                chosen.append((int(order[above]), float(sims[above])))
+                above += 1
+            else:
+                chosen.append((int(order[below]), float(sims[below])))
+                below -= 1
+        return chosen
+
+    def _nearest_by_scan(self, persona, index, target, excluded, reach):
+        """:meth:`_nearest_to_target` over the whole pool (for targets near the floor)."""
+        _, matrix = self.pool_sentences()
+        similarity = matrix @ self.judge.profile(persona).facts[index]
+        distance = np.abs(similarity - target)
+        if excluded is not None:
+            distance[excluded] = np.inf
+        shortlist = np.argpartition(distance, reach)[:reach]
+        shortlist = shortlist[np.lexsort((-similarity[shortlist], distance[shortlist]))]
+        return [
+            (int(r), float(similarity[r])) for r in shortlist.tolist() if np.isfinite(distance[r])
+        ]
 
     def target_strength(
         self, persona: tuple[str, ...], index: int, dialog_seed: int | None = None
@@ -271,16 +363,29 @@ class ConsistentPartner:
         own part is the same in every dialog; with ``strength_correlation`` the
         speaker's looseness (its own per dialog, like its talkativeness) moves all of
         its facts together."""
-        share = _persona_uniform(f"strength|{index}", persona)
-        if self.strength_correlation > 0:
-            from scipy.stats import norm
+        return self._targets(persona, dialog_seed)[index]
 
-            looseness = _persona_uniform(f"looseness|{dialog_seed}", persona)
-            c = self.strength_correlation
-            z = np.sqrt(c) * norm.ppf(looseness) + np.sqrt(1 - c) * norm.ppf(share)
-            share = float(norm.cdf(z))
-        grid = np.linspace(0.0, 1.0, len(self.strengths))
-        return float(np.interp(share, grid, self.strengths))
+    def _targets(self, persona: tuple[str, ...], dialog_seed: int | None) -> tuple[float, ...]:
+        """Every fact's target strength for this speaker, drawn at once (kept)."""
+        key = (persona, dialog_seed)
+        found = self._target_cache.get(key)
+        if found is None:
+            from scipy.special import ndtr, ndtri  # what norm.cdf and norm.ppf compute
+
+            shares = np.array(
+                [_persona_uniform(f"strength|{i}", persona) for i in range(len(persona))]
+            )
+            if self.strength_correlation > 0:
+                looseness = _persona_uniform(f"looseness|{dialog_seed}", persona)
+                c = self.strength_correlation
+                z = np.sqrt(c) * ndtri(looseness) + np.sqrt(1 - c) * ndtri(shares)
+                shares = ndtr(z)
+            grid = np.linspace(0.0, 1.0, len(self.strengths))
+            found = tuple(float(v) for v in np.interp(shares, grid, self.strengths))
+            self._target_cache[key] = found
+            if len(self._target_cache) > 50_000:
+                self._target_cache.pop(next(iter(self._target_cache)))
+        return found
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
         if not contexts:
@@ -299,30 +404,78 @@ class ConsistentPartner:
         """The best-ranked response that is new in this dialog, not a contradiction, and
         (when one exists) not a statement of a stranger's persona fact; with
         ``unstated`` (a mask over the persona's facts), one that states none of those."""
-        profile = self.judge.profile(context.persona)
-        avoided = None if unstated is None or not unstated.any() else profile.facts[unstated]
+        persona = context.persona
+        avoided = unstated if unstated is not None and unstated.any() else None
         said = set(context.history)
         fallback = None
-        barred = None if self.authors is None else self.authors.excluded_responses(context.persona)
+        barred = None if self.authors is None else self.authors.excluded_responses(persona)
+        texts = self.base.response_texts
         for index in ranked.tolist():
-            text = self.base.response_texts[index]
+            text = texts[index]
             if text in said or (barred is not None and barred[index]):
                 continue
-            vectors = self.judge.sentence_vectors(text)
-            if self.judge.decide(profile.evidence(vectors)) == "contradict":
+            verdict = self.verdict(persona, index)
+            if verdict.contradicts:
                 continue
-            if avoided is not None and ((avoided @ vectors.T) >= REVEAL_SIMILARITY).any():
+            if avoided is not None and (verdict.stated & avoided).any():
                 continue
-            if self.stranger_floor is None or not self._states_a_stranger(profile, text, vectors):
+            if not verdict.stranger:
                 return text
             fallback = fallback or text
         if fallback is not None:
             return fallback
         # Every shortlisted response contradicts: a fact of its own never does.
-        own = [
-            f for i, f in enumerate(context.persona) if unstated is None or not unstated[i]
-        ] or list(context.persona)
+        own = [f for i, f in enumerate(persona) if unstated is None or not unstated[i]] or list(
+            persona
+        )
         return next((f for f in own if f not in said), own[0])
+
+    def verdict(self, persona: tuple[str, ...], index: int) -> Verdict:
+        """What pool response ``index`` says about ``persona`` (kept per persona: a
+        persona meets the same shortlisted responses in dialog after dialog)."""
+        cache = self._persona_cache(persona)
+        found = cache.get(index)
+        if found is None:
+            found = cache[index] = self._judge_response(persona, index)
+        return found
+
+    def _judge_response(self, persona: tuple[str, ...], index: int) -> Verdict:
+        profile = self.judge.profile(persona)
+        text = self.base.response_texts[index]
+        vectors = self.judge.sentence_vectors(text)
+        similarity = profile.similarities(vectors)  # (facts, sentences): one product for all
+        part = profile.part(vectors, similarity)
+        self._persona_cache(persona)[text] = part
+        stranger = False
+        if self.stranger_floor is not None:
+            # A sentence that states some persona fact of the pool and none of its own:
+            # the person who wrote the response talking about themselves.
+            strangers = self._pool_fact_similarity(text, vectors) >= self.stranger_floor
+            own = similarity.max(axis=0) >= REVEAL_SIMILARITY
+            stranger = bool((strangers & ~own).any())
+        return Verdict(self._contradicts(part), part.own >= REVEAL_SIMILARITY, stranger)
+
+    def _contradicts(self, part) -> bool:
+        return self.judge.decide(part.evidence()) == "contradict"
+
+    def part(self, persona: tuple[str, ...], text: str):
+        """The judge's :class:`~convenv.consistency.PartEvidence` of ``text`` for
+        ``persona`` (kept per persona)."""
+        cache = self._persona_cache(persona)
+        found = cache.get(text)
+        if found is None:
+            vectors = self.judge.sentence_vectors(text)
+            found = cache[text] = self.judge.profile(persona).part(vectors)
+        return found
+
+    def _persona_cache(self, persona: tuple[str, ...]) -> dict:
+        """What is known of texts and pool responses for one persona (recent personas)."""
+        cache = self._known.get(persona)
+        if cache is None:
+            cache = self._known[persona] = {}
+            if len(self._known) > KNOWN_PERSONAS:
+                self._known.pop(next(iter(self._known)))
+        return cache
 
     def _answer(self, context: DialogContext, ranked: np.ndarray, relevance: np.ndarray) -> str:
         persona = context.persona
@@ -355,9 +508,9 @@ class ConsistentPartner:
                 fact = self.statement(persona, which, context.dialog_seed)
                 # End the answer's last sentence first, or the two would be judged as one.
                 ended = answer if answer.rstrip().endswith((".", "!", "?")) else answer + "."
-                longer = f"{ended} {fact}"
-                if self.judge.judge(persona, longer) != "contradict":
-                    answer = longer
+                # The two said together: the judge's evidence of both parts at once.
+                if not self._contradicts(self.part(persona, ended) | self.part(persona, fact)):
+                    answer = f"{ended} {fact}"
         return answer
 
     def volunteer_rate(self, persona: tuple[str, ...], dialog_seed: int | None = None) -> float:
@@ -378,10 +531,8 @@ class ConsistentPartner:
 
     def _stated(self, persona: Sequence[str], utterances: Sequence[str]) -> np.ndarray:
         """Which facts some sentence of ``utterances`` states (cosine ≥ 0.5)."""
-        facts = self.judge.profile(persona).facts
         stated = np.zeros(len(persona), bool)
+        persona = tuple(persona)
         for utterance in utterances:
-            stated |= (facts @ self.judge.sentence_vectors(utterance).T).max(
-                axis=1
-            ) >= REVEAL_SIMILARITY
+            stated |= self.part(persona, utterance).own >= REVEAL_SIMILARITY
         return stated

@@ -71,6 +71,9 @@ class CandidatePool:
         self._matrix: np.ndarray | None = None
         self._topic_encoder = None
         self._topic_matrix: np.ndarray | None = None
+        # fact -> its nearest rows: a fact's neighbours never change, and resets, the
+        # judge's profiles and swap impostors ask for the same facts again and again.
+        self._nearest: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self.facts)
@@ -97,12 +100,13 @@ class CandidatePool:
         # Its own matrix: the topic encoder may differ from the identifier's.
         if self._topic_encoder is not encoder:
             self._topic_matrix, self._topic_encoder = self._embedded(encoder), encoder
-        vectors = encoder.encode(list(persona))
-        rows: list[int] = []
-        for fact, vector in zip(persona, vectors, strict=True):
-            sims = self._topic_matrix @ vector
-            rows += nearest_to(sims, fact, self.facts, HARD_POOL, HARD_POOL * 2)
-        return rows
+            self._nearest.clear()
+        missing = [f for f in dict.fromkeys(persona) if f not in self._nearest]
+        if missing:
+            for fact, vector in zip(missing, encoder.encode(missing), strict=True):
+                sims = self._topic_matrix @ vector
+                self._nearest[fact] = nearest_to(sims, fact, self.facts, HARD_POOL, HARD_POOL * 2)
+        return [row for fact in persona for row in self._nearest[fact]]
 
     def nearest(self, fact: str, encoder) -> list[str]:
         """The facts nearest ``fact`` by ``encoder``, nearest first (paraphrases excluded)."""

@@ -35,6 +35,10 @@ SUBCOMMANDS = {
         "convenv.training.label_web",
         "the labelling web app for a team (FastAPI, SQLite store)",
     ),
+    "serve-chat": (
+        "convenv.training.serve_chat",
+        "serve a chat model behind a minimal OpenAI-compatible API",
+    ),
     "migrate-labels": (
         "convenv.training.migrate_labels",
         "copy a label store between JSON Lines and SQLite, nothing lost",

@@ -21,6 +21,7 @@ from convenv.personachat import SPLITS
 
 REWARD_MODES = ("delta", "terminal")
 NEGATIVE_KINDS = ("random", "hard")
+CANDIDATE_POOLS = ("train", "split")
 
 
 def _partners() -> tuple[str, ...]:
@@ -44,7 +45,7 @@ def _tasks() -> tuple[str, ...]:
 def _help_partner() -> str:
     from convenv.speakers import PARTNER, speaker_help
 
-    return "who answers in character: " + speaker_help(PARTNER)
+    return "who answers in character (unset: the task's): " + speaker_help(PARTNER)
 
 
 def _help_interviewer() -> str:
@@ -56,7 +57,7 @@ def _help_interviewer() -> str:
 def _help_identifier() -> str:
     from convenv.speakers import identifier_help
 
-    return "who ranks the candidate facts: " + identifier_help()
+    return "who ranks the candidate facts (unset: the task's): " + identifier_help()
 
 
 def _help_task() -> str:
@@ -91,16 +92,29 @@ class EnvConfig:
         "ones); unset: the task's choice",
         choices=NEGATIVE_KINDS,
     )
+    candidate_pool: str = option(
+        "train",
+        "where wrong candidates and impostors' facts come from: train (the train personas' "
+        "facts, for every split: a test episode is as hard as a train one) or split (the "
+        "split's own facts, convogym's protocol)",
+        choices=CANDIDATE_POOLS,
+    )
     reward_mode: str = option(
         "delta", "delta: the metric's change each turn; terminal: its final value once",
         choices=REWARD_MODES,
     )  # fmt: skip
     reward_metric: str = option("auc", "the metric the reward pays", choices=METRIC_NAMES)
-    partner: Any = option("retrieval", _help_partner, choices=_partners)
+    partner: Any = option(None, _help_partner, choices=_partners)
     interviewer: Any = option("retrieval", _help_interviewer, choices=_interviewers)
     identifier: Any = option(None, _help_identifier)
     model: str | None = option(
         None, "the model of a model-backed speaker: hub name, directory, GGUF file or smollm2"
+    )
+    base_url: str | None = option(
+        None, "a served partner's OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1"
+    )
+    api_key_env: str = option(
+        "OPENAI_API_KEY", "the environment variable holding a served partner's API key"
     )
     device: str = option("auto", "device of the models: auto (CUDA if present), cpu, cuda:N")
     pool_dialogs: int | None = option(
@@ -122,6 +136,10 @@ class EnvConfig:
             raise InvalidArgumentError(
                 f"negatives={self.negatives!r}; pass one of {NEGATIVE_KINDS} (or None: the "
                 "task's default)."
+            )
+        if self.candidate_pool not in CANDIDATE_POOLS:
+            raise InvalidArgumentError(
+                f"candidate_pool={self.candidate_pool!r}; pass one of {CANDIDATE_POOLS}."
             )
         if self.reward_mode not in REWARD_MODES:
             raise InvalidArgumentError(
@@ -169,6 +187,17 @@ class EnvConfig:
         merged.update(own)
         merged["task_options"] = {**merged["task_options"], **task_options}
         return cls(**merged)
+
+    def speakers(self) -> tuple[Any, Any, Any]:
+        """``(partner, interviewer, identifier)`` as named or given, the task's own
+        defaults where unset (authentication: the consistent partner and the filtered
+        identifier; identification: the retrieval partner and the zero-shot one)."""
+        task = type(self.make_task())
+        return (
+            self.partner if self.partner is not None else task.default_partner,
+            self.interviewer,
+            self.identifier if self.identifier is not None else task.default_identifier,
+        )
 
     def make_task(self):
         """The configured :class:`~convenv.tasks.Task` (a new object each call)."""

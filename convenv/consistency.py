@@ -91,19 +91,52 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class PartEvidence:
+    """Per persona fact: the best similarity of some sentence of a text to the fact
+    (``own``) and to the fact's other-persona versions (``other``, -1 without any).
+
+    The evidence of texts said together is the element-wise maximum of theirs (``|``),
+    exactly: every similarity is one einsum dot product, whatever else it is computed
+    with, so a partner can judge "answer + fact" from what it knows of each part.
+    """
+
+    own: np.ndarray
+    other: np.ndarray
+
+    def __or__(self, more: PartEvidence) -> PartEvidence:
+        return PartEvidence(np.maximum(self.own, more.own), np.maximum(self.other, more.other))
+
+    def evidence(self) -> Evidence:
+        """The evidence for the own fact the text is nearest (the first of equals)."""
+        best = int(self.own.argmax())
+        return Evidence(float(self.own[best]), float(self.other[best]))
+
+
+@dataclass(frozen=True)
 class PersonaProfile:
     """What judging an answer against one persona needs, embedded once."""
 
     facts: np.ndarray  # (facts, dim)
     negatives: tuple[np.ndarray, ...]  # per fact: (others, dim) same-topic facts of others
 
+    def similarities(self, said: np.ndarray) -> np.ndarray:
+        """``(facts, sentences)`` cosines of the persona's facts with ``said``."""
+        return np.einsum("fd,sd->fs", self.facts, said)
+
+    def part(self, said: np.ndarray, similarity: np.ndarray | None = None) -> PartEvidence:
+        """The :class:`PartEvidence` of sentences ``said`` ``(sentences, dim)``
+        (``similarity``: their :meth:`similarities`, when already computed)."""
+        if similarity is None:
+            similarity = self.similarities(said)
+        other = np.array(
+            [np.einsum("kd,sd->ks", n, said).max() if len(n) else -1.0 for n in self.negatives],
+            np.float32,
+        )
+        return PartEvidence(similarity.max(axis=1), other)
+
     def evidence(self, said: np.ndarray) -> Evidence:
         """Evidence of answer sentences ``said`` ``(sentences, dim)``."""
-        own = self.facts @ said.T  # (facts, sentences)
-        best = int(own.max(axis=1).argmax())
-        negatives = self.negatives[best]
-        other = float((negatives @ said.T).max()) if len(negatives) else -1.0
-        return Evidence(float(own.max()), other)
+        return self.part(said).evidence()
 
 
 class ConsistencyJudge:
@@ -121,8 +154,8 @@ class ConsistencyJudge:
         self,
         encoder,
         facts: Sequence[str],
-        # Fitted to data/consistency.csv (fit_judge); held out (2-fold): accuracy 0.66,
-        # macro-F1 0.57, contradiction recall 0.50 at precision 0.27.
+        # Fitted to data/consistency.csv (fit_judge); benchmarks/consistency_judge.py
+        # prints how well they do on answers they were not fitted on.
         entail: float = 0.4,
         topic: float = 0.65,
         margin: float = 0.13,
@@ -157,12 +190,15 @@ class ConsistencyJudge:
         (paraphrases of it left out), embedded; cached per fact."""
         found = self._negatives.get(fact)
         if found is None:
-            rows = np.array(self._negative_rows(fact), dtype=np.int64)
-            found = self.pool.vectors(rows, self.encoder)
+            found = self.pool.vectors(self.fact_negative_rows(fact), self.encoder)
             self._negatives[fact] = found
             if len(self._negatives) > 8 * self.profile_cache_size:
                 self._negatives.pop(next(iter(self._negatives)))
         return found
+
+    def fact_negative_rows(self, fact: str) -> np.ndarray:
+        """Pool rows (of ``self.pool``) of :meth:`fact_negatives`."""
+        return np.array(self._negative_rows(fact), dtype=np.int64)
 
     def _negative_rows(self, fact: str) -> list[int]:
         """Pool rows of the other-persona facts nearest ``fact`` (its paraphrases and

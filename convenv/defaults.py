@@ -124,14 +124,23 @@ def _judge(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
 
 
 @lru_cache(maxsize=4)
-def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...]):
-    from convenv.agents.consistent_partner import ConsistentPartner
+def _authors(pool_dialogs: int):
     from convenv.agents.pool_authors import PoolAuthors
 
+    return PoolAuthors(retrieval_authors(pool_dialogs))
+
+
+@lru_cache(maxsize=8)
+def _consistent(pool_dialogs: int, device: str, actions: tuple[ActionCode, ...], preset: str):
+    from convenv.agents.consistent_partner import PRESETS, ConsistentPartner
+
+    if preset not in PRESETS:
+        raise InvalidArgumentError(f"preset={preset!r}; pass one of {tuple(PRESETS)}.")
     return ConsistentPartner(
         _build(pool_dialogs, device, actions).partner,
         _judge(pool_dialogs, device, actions),
-        authors=PoolAuthors(retrieval_authors(pool_dialogs)),
+        rates=PRESETS[preset],
+        authors=_authors(pool_dialogs),
     )
 
 
@@ -155,10 +164,13 @@ def consistent_partner(
     pool_dialogs: int = DEFAULT_POOL_DIALOGS,
     device: str = "auto",
     actions: tuple[ActionCode, ...] = DEFAULT_ACTIONS,
+    preset: str = "people",
 ):
-    """The default retrieval partner made consistent with its persona and calibrated to
-    reveal it as people do (:class:`~convenv.agents.consistent_partner.ConsistentPartner`)."""
-    return _consistent(int(pool_dialogs), str(device), tuple(actions))
+    """The default retrieval partner made consistent with its persona, revealing it at
+    the rates of ``preset`` (``people``: calibrated on Persona-Chat's people;
+    ``responsive``: it answers what it is asked; see
+    :data:`~convenv.agents.consistent_partner.PRESETS`)."""
+    return _consistent(int(pool_dialogs), str(device), tuple(actions), str(preset))
 
 
 def default_components(

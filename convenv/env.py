@@ -17,14 +17,20 @@ from convenv.errors import InvalidArgumentError
 from convenv.interview import InterviewEngine, InterviewEpisode, TurnBatch
 from convenv.personachat import Persona, as_persona, fact_pool, load_personas
 from convenv.records import EpisodeRecord
-from convenv.speakers import resolve_speakers
+from convenv.speakers import IDENTIFIERS, resolve_speakers
 from convenv.tasks import Task
 
 
 def persona_pool(
-    split: str, personas: Sequence[Sequence[str]] | None
+    split: str, personas: Sequence[Sequence[str]] | None, candidates: str = "train"
 ) -> tuple[tuple[Persona, ...], tuple[str, ...]]:
-    """The personas an env samples from and the facts its negatives come from."""
+    """The personas an env samples from and the facts its negatives come from: the
+    train personas' (``candidates="train"``) or the split's, with the chosen personas'.
+
+    One pool for every split keeps a test episode as hard as a train one: drawn from
+    their own split, test episodes took their hard negatives from a tenth as many facts,
+    less near the true ones, and a partner's claims found about 0.05 more support on
+    test personas than on train personas (genuine and impostor alike)."""
     split_personas = load_personas(split)
     if personas is None:
         chosen = split_personas
@@ -34,7 +40,8 @@ def persona_pool(
                 "personas must be a non-empty list of personas (each a list of facts)."
             )
         chosen = tuple(as_persona(p, f"personas[{i}]") for i, p in enumerate(personas))
-    return chosen, fact_pool([*split_personas, *chosen])
+    base = load_personas("train") if candidates == "train" else split_personas
+    return chosen, fact_pool([*base, *chosen])
 
 
 class PersonaInterviewEnv(gym.Env):
@@ -111,18 +118,16 @@ class PersonaInterviewEnv(gym.Env):
         self.config = config
         self.render_mode = render_mode
         self.split = config.split
-        self.personas, facts = persona_pool(config.split, config.personas)
+        self.personas, facts = persona_pool(config.split, config.personas, config.candidate_pool)
         self.candidate_pool = CandidatePool(facts)
         task = config.make_task()
         negatives = config.negatives or task.default_negatives
         action_set = as_action_set(config.actions)
-        trained = isinstance(config.identifier, (str, os.PathLike)) and config.identifier not in (
-            "zero-shot",
-            "filtered",
-        )
+        partner, interviewer, identifier = config.speakers()
+        trained = isinstance(identifier, (str, os.PathLike)) and str(identifier) not in IDENTIFIERS
         partner, interviewer, identifier = resolve_speakers(
-            config.partner, config.interviewer, config.identifier, action_set,
-            config.model, config.device, config.pool_dialogs,
+            partner, interviewer, identifier, action_set, config.model, config.device,
+            config.pool_dialogs, config.base_url, config.api_key_env,
         )  # fmt: skip
         topic_encoder = None
         if trained and negatives == "hard":
@@ -165,7 +170,7 @@ class PersonaInterviewEnv(gym.Env):
         env = self.sharing(self)
         env.config = EnvConfig.of(self.config, split=split, personas=personas)
         env.split = split
-        env.personas, facts = persona_pool(split, personas)
+        env.personas, facts = persona_pool(split, personas, self.config.candidate_pool)
         env.candidate_pool = CandidatePool(facts)
         return env
 

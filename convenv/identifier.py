@@ -29,7 +29,10 @@ class Identification:
     vectors: np.ndarray | None = None  # (n_candidates, dim) once begun
     similarities: np.ndarray | None = None  # (n_candidates, n_sentences), unless "max"
     heard: int = 0  # sentences heard
-    negatives: np.ndarray | None = None  # (n_candidates, most, dim), with a judge only
+    # With a judge: each candidate's other-persona versions, as rows of
+    # ``negative_vectors`` (the distinct ones, row 0 a zero vector for padding).
+    negative_index: np.ndarray | None = None  # (n_candidates, most) int
+    negative_vectors: np.ndarray | None = None  # (distinct + 1, dim)
     scores: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class PersonaIdentifier:
         self.aggregation = aggregation
         self.sentences = sentences
         self._stacked = LastBatch(self._stack, self._stack_one)
+        # With a judge: the candidates' other-persona versions, stacked once per batch.
+        self._stacked_negatives = LastBatch(self._stack_negatives)
 
     @property
     def dim(self) -> int:
@@ -161,9 +166,11 @@ class PersonaIdentifier:
         counts = [len(group) for group in units]
         if self.judge is not None:
             for state in states:
-                if state.negatives is None:
-                    state.negatives = self._negatives(state.candidates)
-        if self.aggregation == "max" and self.judge is None:
+                if state.negative_index is None:
+                    state.negative_index, state.negative_vectors = self._negative_table(
+                        state.candidates
+                    )
+        if self.aggregation == "max":
             scores = self._hear_max(states, counts, vectors[start:])
         else:
             scores = self._hear_each(states, counts, vectors[start:])
@@ -186,25 +193,76 @@ class PersonaIdentifier:
             state.vectors, state.scores = vectors[i, :k], scores[i, :k]
         return vectors, scores
 
+    def _negative_table(self, candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, vectors)``: each candidate's other-persona versions as rows of the
+        distinct ones. Near facts share their neighbours, so a sentence is compared with
+        each distinct version once (row 0 is a zero vector: padding, which never makes
+        a contradiction)."""
+        rows = [self.judge.fact_negative_rows(c) for c in candidates]
+        distinct = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        where = {int(r): k + 1 for k, r in enumerate(distinct.tolist())}
+        index = np.zeros((len(candidates), max((len(r) for r in rows), default=0)), np.intp)
+        for c, found in enumerate(rows):
+            index[c, : len(found)] = [where[int(r)] for r in found.tolist()]
+        vectors = np.zeros((len(distinct) + 1, self.dim), np.float32)
+        if len(distinct):
+            vectors[1:] = self.judge.pool.vectors(distinct, self.judge.encoder)
+        return index, vectors
+
+    def _stack_negatives(self, states: Sequence[Identification]) -> tuple[np.ndarray, ...]:
+        """Every state's negative table as ``(N, most distinct, dim)`` vectors and
+        ``(N, most candidates · most negatives)`` indices, zero-padded."""
+        most_c = max(len(state.candidates) for state in states)
+        most_k = max(state.negative_index.shape[1] for state in states)
+        vectors = padded_stack([state.negative_vectors for state in states], np.float32)
+        index = np.zeros((len(states), most_c, most_k), np.intp)
+        for i, state in enumerate(states):
+            c, k = state.negative_index.shape
+            index[i, :c, :k] = state.negative_index
+        return vectors, index.reshape(len(states), most_c * most_k), most_k
+
+    def _judged(self, own: np.ndarray, negatives: tuple, sentence: np.ndarray) -> np.ndarray:
+        """``own`` similarities ``(N, C)`` with -1 where the sentence contradicts the
+        candidate: it is nearer one of the candidate's other-persona versions."""
+        vectors, index, width = negatives
+        if width == 0:
+            return own
+        similarity = np.einsum("nud,nd->nu", vectors, sentence)
+        other = np.take_along_axis(similarity, index, axis=1)
+        other = other.reshape(own.shape[0], own.shape[1], width).max(axis=2)
+        return np.where(self.judge.contradicted(own, other), np.float32(-1.0), own)
+
     def _hear_max(
         self, states: Sequence[Identification], counts: list[int], said: np.ndarray
     ) -> np.ndarray:
-        """A running maximum (the maximum over all sentences) for the whole batch at once."""
+        """A running maximum (the maximum over all sentences) for the whole batch at once;
+        with a judge, of the similarities it does not find contradicted."""
         candidates, scores = self._stacked(states)
+        negatives = self._stacked_negatives(states) if self.judge is not None else None
         # Nothing heard before: the scores are the new sentences' alone, not max(0, ·).
         first = [i for i, state in enumerate(states) if state.heard == 0 and counts[i]]
         if first:
             scores[first] = -np.inf
-        # Every product is one matrix-vector product per episode and sentence, batched
-        # or not, so an episode's scores do not depend on which episodes share its batch.
+        # einsum's own loops (not BLAS, whose kernels change with the batch's shape) sum
+        # every product in one order, so an episode's scores never depend on which
+        # episodes share its batch.
         offsets = list(accumulate(counts, initial=0))
         fewest = min(counts)
         for j in range(fewest):  # sentence j of every episode: one batched product
             sentence = said if len(said) == len(states) else said[[o + j for o in offsets[:-1]]]
-            np.maximum(scores, np.matmul(candidates, sentence[:, :, None])[:, :, 0], out=scores)
+            own = np.einsum("ncd,nd->nc", candidates, sentence)
+            if negatives is not None:
+                own = self._judged(own, negatives, sentence)
+            np.maximum(scores, own, out=scores)
         for i, count in enumerate(counts):  # the rest of the longer answers, one by one
+            mine = None
+            if negatives is not None and count > fewest:
+                mine = (negatives[0][i : i + 1], negatives[1][i : i + 1], negatives[2])
             for k in range(offsets[i] + fewest, offsets[i] + count):
-                np.maximum(scores[i], candidates[i] @ said[k], out=scores[i])
+                own = np.einsum("ncd,nd->nc", candidates[i : i + 1], said[k][None])
+                if mine is not None:
+                    own = self._judged(own, mine, said[k][None])
+                np.maximum(scores[i], own[0], out=scores[i])
         return scores.copy()
 
     def _hear_each(
@@ -221,7 +279,8 @@ class PersonaIdentifier:
             if self.judge is None:
                 sims = state.vectors @ chunk.T
             else:
-                sims = self._filtered(state.vectors, state.negatives, chunk)
+                negatives = state.negative_vectors[state.negative_index]  # (C, K, dim)
+                sims = self._filtered(state.vectors, negatives, chunk)
             if self.aggregation == "max":
                 new = sims.max(axis=1)
                 state.scores = new if state.heard == 0 else np.maximum(state.scores, new)

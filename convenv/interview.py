@@ -287,12 +287,15 @@ class InterviewEngine:
         if max(turns, default=0) >= self.max_turns:
             raise InvalidArgumentError("step() called on a finished episode; call reset() first.")
         histories = [tuple(e.history) for e in episodes]
+        focus = self.task.interviewer_focus
         questions = self._spoken(
             "interviewer",
             self.interviewer.respond(
                 [
-                    DialogContext(h, goal=c.prompt, seed=e.seeds[t][0])
-                    for e, h, c, t in zip(episodes, histories, codes, turns, strict=True)
+                    DialogContext(h, goal=c.prompt, seed=e.seeds[t][0], focus=focus(e, k))
+                    for e, h, c, k, t in zip(
+                        episodes, histories, codes, indices, turns, strict=True
+                    )
                 ]
             ),
             len(episodes),

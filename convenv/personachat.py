@@ -260,11 +260,68 @@ def _convogym_dialogs(split: str) -> tuple[Dialog, ...]:
 
 @lru_cache(maxsize=1)
 def _all_convogym_dialogs_by_split() -> dict[str, list[Dialog]]:
+    """convogym's dialogs by split, parsed once per machine: the parsed tables are
+    cached as JSON beside the embedding caches (keyed by the CSV's content), since
+    parsing the CSV's list literals takes seconds on every start."""
+    import hashlib
+
+    from convenv.cache import cached_build, default_cache_dir
+
+    source = convogym_data_dir() / "personachat.csv"
+    if not source.is_file():
+        raise DataFileError(source, "file not found", "convogym's personachat.csv")
+    digest = hashlib.sha256(f"{PARSED_FORMAT}|{CONVOGYM_TRAIN_DIALOGS}|".encode())
+    digest.update(source.read_bytes())
+    cache = default_cache_dir() / f"personachat-{digest.hexdigest()[:20]}.json"
+    return cached_build(cache, _load_parsed, lambda: _parse_convogym(source), _save_parsed)
+
+
+# Part of the parsed tables' cache key: a new layout is never read as the old one.
+PARSED_FORMAT = "dialogs-1"
+
+
+def _parse_convogym(source: Path) -> dict[str, list[Dialog]]:
     by_split: dict[str, list[Dialog]] = {s: [] for s in SPLITS}
-    for dialog in read_personachat_csv(convogym_data_dir() / "personachat.csv"):
+    for dialog in read_personachat_csv(source):
         by_split[dialog.split].append(dialog)
     by_split["train"] = by_split["train"][:CONVOGYM_TRAIN_DIALOGS]
     return by_split
+
+
+def _save_parsed(path: Path, by_split: dict[str, list[Dialog]]) -> None:
+    from convenv.cache import write_atomically
+
+    table = {
+        split: [[list(d.turns), list(d.persona1), list(d.persona2)] for d in dialogs]
+        for split, dialogs in by_split.items()
+    }
+    data = json.dumps(table, ensure_ascii=False).encode("utf-8")
+    write_atomically(path, lambda handle: handle.write(data))
+
+
+def _load_parsed(path: Path) -> dict[str, list[Dialog]] | None:
+    """The cached tables if they are sound; None (and a warning) if they must be rebuilt."""
+    import warnings
+
+    if not path.exists():
+        return None
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        by_split = {
+            split: [
+                Dialog(tuple(turns), tuple(p1), tuple(p2), split) for turns, p1, p2 in table[split]
+            ]
+            for split in SPLITS
+        }
+        strings = all(
+            isinstance(t, str) for dialogs in by_split.values() for d in dialogs for t in d.turns
+        )
+        if not strings or not all(by_split.values()):
+            raise ValueError("the tables hold something other than dialogs")
+        return by_split
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        warnings.warn(f"rebuilding the parsed Persona-Chat cache {path}: {err}", stacklevel=3)
+        return None
 
 
 @lru_cache(maxsize=2)

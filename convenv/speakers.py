@@ -9,6 +9,7 @@ line's choices and help come from these tables, and a new named speaker is one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ class SpeakerRequest:
     model: str | None
     device: str
     pool_dialogs: int
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    preset: str | None = None  # "consistent:responsive" → "responsive"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class SpeakerKind:
     roles: frozenset[str]
     build: Callable[[SpeakerRequest, str], Any]
     shared_between_roles: bool = False
+    # Named variants, written NAME:PRESET ("consistent:responsive"); the first is the default.
+    presets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,21 @@ def register_identifier(kind: IdentifierKind) -> IdentifierKind:
 
 
 def speaker_names(role: str) -> tuple[str, ...]:
-    """The names that can take ``role`` ("partner" or "interviewer")."""
-    return tuple(name for name, kind in SPEAKERS.items() if role in kind.roles)
+    """The names that can take ``role`` ("partner" or "interviewer"), presets written
+    ``NAME:PRESET``."""
+    names: list[str] = []
+    for name, kind in SPEAKERS.items():
+        if role in kind.roles:
+            names += [name, *(f"{name}:{preset}" for preset in kind.presets)]
+    return tuple(names)
+
+
+def _kind_of(name: str) -> tuple[SpeakerKind | None, str | None]:
+    base, _, preset = name.partition(":")
+    kind = SPEAKERS.get(base)
+    if kind is None or (preset and preset not in kind.presets):
+        return None, None
+    return kind, preset or (kind.presets[0] if kind.presets else None)
 
 
 def speaker_help(role: str) -> str:
@@ -87,7 +106,8 @@ def check_speaker(value: Any, role: str) -> None:
     if value is None:
         return
     if isinstance(value, str):
-        if value not in SPEAKERS or role not in SPEAKERS[value].roles:
+        kind, _ = _kind_of(value)
+        if kind is None or role not in kind.roles:
             raise InvalidArgumentError(
                 f"{role}={value!r}; pass one of {speaker_names(role)} or an object with "
                 "respond(contexts)."
@@ -121,6 +141,8 @@ def resolve_speakers(
     model: str | None = None,
     device: str = "auto",
     pool_dialogs: int | None = None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
 ) -> tuple[Any, Any, Any]:
     """``(partner, interviewer, identifier)`` objects for names or objects (None: the
     offline default, retrieval speakers and the zero-shot MiniLM identifier)."""
@@ -131,7 +153,9 @@ def resolve_speakers(
     check_speaker(partner, PARTNER)
     check_speaker(interviewer, INTERVIEWER)
     check_identifier(identifier)
-    request = SpeakerRequest(actions, model, device, pool_dialogs or DEFAULT_POOL_DIALOGS)
+    request = SpeakerRequest(
+        actions, model, device, pool_dialogs or DEFAULT_POOL_DIALOGS, base_url, api_key_env
+    )
     built: dict[str, Any] = {}
 
     def one(value: Any, role: str) -> Any:
@@ -139,10 +163,10 @@ def resolve_speakers(
             value = "retrieval"
         if not isinstance(value, str):
             return value
-        kind = SPEAKERS[value]
+        kind, preset = _kind_of(value)
         key = value if kind.shared_between_roles else f"{value}|{role}"
         if key not in built:
-            built[key] = kind.build(request, role)
+            built[key] = kind.build(dataclasses.replace(request, preset=preset), role)
         return built[key]
 
     speaking = one(partner, PARTNER), one(interviewer, INTERVIEWER)
@@ -176,13 +200,32 @@ def _retrieval(request: SpeakerRequest, role: str):
 def _consistent(request: SpeakerRequest, role: str):
     from convenv.defaults import consistent_partner
 
-    return consistent_partner(request.pool_dialogs, request.device, tuple(request.actions))
+    return consistent_partner(
+        request.pool_dialogs, request.device, tuple(request.actions), request.preset or "people"
+    )
 
 
 def _personagpt(request: SpeakerRequest, role: str):
     from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
 
     return PersonaGPTAgent(request.model or DEFAULT_MODEL, device=request.device)
+
+
+def _chat(request: SpeakerRequest, role: str):
+    from convenv.agents.chat_model import ChatModelAgent
+
+    return ChatModelAgent(request.model or "smollm2", device=request.device)
+
+
+def _served(request: SpeakerRequest, role: str):
+    from convenv.agents.served import ServedChatAgent
+
+    if not request.base_url or not request.model:
+        raise InvalidArgumentError(
+            "the served partner needs base_url= (--base-url, e.g. http://127.0.0.1:8000/v1) "
+            "and model= (--model, the served model's name)."
+        )
+    return ServedChatAgent(request.base_url, request.model, request.api_key_env)
 
 
 def _zero_shot(request: SpeakerRequest):
@@ -210,9 +253,11 @@ register_speaker(
 register_speaker(
     SpeakerKind(
         "consistent",
-        "the retrieval partner that never contradicts its persona and reveals it as people do",
+        "the retrieval partner that never contradicts its persona and reveals it as "
+        "people do (consistent:responsive answers what it is asked far more often)",
         frozenset({PARTNER}),
         _consistent,
+        presets=("people", "responsive"),
     )
 )
 register_speaker(
@@ -221,6 +266,26 @@ register_speaker(
         "a causal LM in PersonaGPT's layout (--model: hub name, directory, GGUF file or 'smollm2')",
         frozenset({PARTNER, INTERVIEWER}),
         _personagpt,
+        shared_between_roles=True,
+    )
+)
+register_speaker(
+    SpeakerKind(
+        "chat",
+        "an instruct model with a chat template, the persona in its system message "
+        "(--model: directory, hub name, GGUF file or smollm2)",
+        frozenset({PARTNER, INTERVIEWER}),
+        _chat,
+        shared_between_roles=True,
+    )
+)
+register_speaker(
+    SpeakerKind(
+        "openai",
+        "a model served behind an OpenAI-compatible API (vLLM, TGI, llama.cpp, convenv "
+        "serve-chat): --base-url and --model",
+        frozenset({PARTNER, INTERVIEWER}),
+        _served,
         shared_between_roles=True,
     )
 )

@@ -35,7 +35,7 @@ import numpy as np
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.cli import plain
-from convenv.errors import MissingDependencyError
+from convenv.errors import InvalidArgumentError, MissingDependencyError
 from convenv.speakers import resolve_speakers
 from convenv.training.label_session import calibrated_judge, draw_proposals, teach_interviewer
 from convenv.training.label_store import AUTO_LABELLER, DEFAULT_STORE, LabelledExample, LabelStore
@@ -47,7 +47,8 @@ TOKEN_COOKIE = "convenv_token"
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _require_web():
+def require_web() -> None:
+    """The web extra's packages, or one line that says how to get them."""
     try:
         import fastapi  # noqa: F401
         import jinja2  # noqa: F401
@@ -57,6 +58,21 @@ def _require_web():
         raise MissingDependencyError(
             "The labelling web app needs its extra: pip install 'convenv[web]'."
         ) from err
+
+
+def port_is_free(host: str, port: int) -> None:
+    """Refuse, before anything loads, a port another program listens on."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise InvalidArgumentError(
+                f"--port {port} on {host} is taken ({err.strerror}); pass another --port "
+                "or stop the program that listens there."
+            ) from err
 
 
 @dataclass
@@ -276,7 +292,7 @@ def create_app(
 ):
     """The ASGI app over a label store and a set of agents (interviewer, partner,
     identifier whose encoder the goal check uses)."""
-    _require_web()
+    require_web()
     from fastapi import FastAPI, Form, Request
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
     from fastapi.templating import Jinja2Templates
@@ -530,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
         parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
-    _require_web()
+    require_web()
     import uvicorn
 
     from convenv.personachat import load_personas

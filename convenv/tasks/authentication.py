@@ -189,6 +189,10 @@ class AuthenticationTask(Task):
     # Support should mean identity, not topic: with same-topic wrong facts "i have a cat"
     # no longer supports a claimed "i have a dog" just by being about pets.
     default_negatives: ClassVar[str] = "hard"
+    # The partner measured against people, and an identifier that does not pay for
+    # contradictions: what a policy should learn to verify.
+    default_partner: ClassVar[str] = "consistent"
+    default_identifier: ClassVar[str] = "filtered"
     default_policies: ClassVar[tuple[str, ...]] = (
         "random", "round-robin", "best-fixed", "claim", "claim-adaptive", "lookahead",
     )  # fmt: skip
@@ -257,6 +261,12 @@ class AuthenticationTask(Task):
             self.claim_observation.claim_features(episode.claim),
             claim_positions(episode.claim, episode.candidates),
         )
+
+    def interviewer_focus(self, episode, code: int) -> str | None:
+        """The claimed fact whose topic is most the code's (the claim is public)."""
+        topics = episode.task_state.features[: CLAIM_SLOTS * self.claim_observation.n_codes]
+        slots = topics.reshape(CLAIM_SLOTS, -1)[: len(episode.claim), code]
+        return episode.claim[int(slots.argmax())] if len(slots) else None
 
     def observe(self, batch: ObservationBatch) -> np.ndarray:
         support = fact_support(batch.scores, batch.truth, batch.valid)

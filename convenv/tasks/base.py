@@ -113,6 +113,9 @@ class Task:
     claim_is_public: ClassVar[bool] = False
     # Wrong candidate facts unless the env is told: "random" or "hard".
     default_negatives: ClassVar[str] = "random"
+    # Who answers and who ranks unless the env is told (registered names).
+    default_partner: ClassVar[str] = "retrieval"
+    default_identifier: ClassVar[str] = "zero-shot"
     # What a benchmark plays when no policies are named (registered policy names).
     default_policies: ClassVar[tuple[str, ...]] = ("random", "round-robin", "best-fixed")
     # The report's main metric (per-turn curves, the fixed search's objective).
@@ -212,6 +215,11 @@ class Task:
     def observe(self, batch: ObservationBatch) -> np.ndarray:
         """``(N, observation dim)`` float32 observations."""
         raise NotImplementedError
+
+    def interviewer_focus(self, episode: InterviewEpisode, code: int) -> str | None:
+        """A fact the interviewer's question for ``code`` may check (what the task lets
+        the interviewer know; default: nothing)."""
+        return None
 
     def signs(self, episodes: Sequence[InterviewEpisode]) -> np.ndarray:
         """Per episode, the sign the reward metric is paid with (default +1)."""
