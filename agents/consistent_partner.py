@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from convenv.vocabulary import (
     ABOUT_SIMILARITY,
     PARAPHRASE_SIMILARITY,
     REVEAL_SIMILARITY,
+    PartEvidence,
     split_sentences,
 )
 
@@ -68,6 +70,8 @@ LADDER_CACHE = 20_000
 # How many personas' verdicts on pool responses and texts are kept (each a few
 # hundred): every train and test persona.
 KNOWN_PERSONAS = 1400
+# Ranked responses judged at once: most answers take one of the first few.
+VERDICT_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class ConsistentPartner:
         self._target_cache: dict[tuple[tuple[str, ...], int | None], tuple[float, ...]] = {}
         # persona -> {pool response index: Verdict, text: PartEvidence}
         self._known: dict[tuple[str, ...], dict] = {}
+        self._response_vector_cache: dict[int, np.ndarray] = {}
         self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
@@ -274,20 +279,41 @@ class ConsistentPartner:
         if found is None:
             found = persona[index]
             if self.paraphrase_floor is not None:
-                sentences, _ = self.pool_sentences()
+                self.pool_sentences()  # indexes the pool's sentences by author first
                 excluded = (
                     None if self.authors is None else self.authors.excluded_sentences(persona)
                 )
-                for row, similarity in self._nearest_to_target(persona, index, target, excluded):
-                    if not self.paraphrase_floor <= similarity < PARAPHRASE_SIMILARITY:
-                        continue
-                    if not self._contradicts(self.part(persona, sentences[row])):
-                        found = sentences[row]
-                        break
+                shortlist = self._nearest_to_target(persona, index, target, excluded)
+                band = [
+                    row
+                    for row, similarity in shortlist
+                    if self.paraphrase_floor <= similarity < PARAPHRASE_SIMILARITY
+                ]
+                found = self._first_consistent(persona, band) or found
             self._statements[key] = found
             if len(self._statements) > 50_000:
                 self._statements.pop(next(iter(self._statements)))
         return found
+
+    def _first_consistent(self, persona: tuple[str, ...], rows: Sequence[int]) -> str | None:
+        """The first pool sentence of ``rows`` the judge does not find contradicts
+        ``persona`` (the sentences are judged in chunks, each in one product)."""
+        sentences, matrix = self.pool_sentences()
+        known = self._persona_cache(persona)
+        for start in range(0, len(rows), VERDICT_CHUNK):
+            chunk = [sentences[r] for r in rows[start : start + VERDICT_CHUNK]]
+            unknown = [k for k, text in enumerate(chunk) if text not in known]
+            if unknown:
+                profile = self.judge.profile(persona)
+                # A pool sentence is one sentence: its embedding is its row of the matrix.
+                said = matrix[[rows[start + k] for k in unknown]]
+                own, other = profile.parts(said, np.arange(len(unknown)))
+                for column, k in enumerate(unknown):
+                    known[chunk[k]] = PartEvidence(own[:, column], other[:, column])
+            for text in chunk:
+                if not self._contradicts(known[text]):
+                    return text
+        return None
 
     def _ladder(self, persona: tuple[str, ...], index: int) -> Ladder:
         """The pool sentences at or above ``LADDER_FLOOR`` to fact ``index``, sorted by
@@ -314,33 +340,30 @@ class ConsistentPartner:
     ) -> list[tuple[int, float]]:
         """``(row, cosine)`` of the ``STATEMENT_SHORTLIST`` pool sentences whose cosine
         with fact ``index`` is nearest ``target`` (excluded rows left out), nearest
-        first and, at equal distance, the closer to the fact first: a walk outward from
-        the target on the fact's ladder."""
+        first and, at equal distance, the closer to the fact first: a window around the
+        target on the fact's ladder, widened until each side holds enough sentences."""
         ladder = self._ladder(persona, index)
         sims, order = ladder.similarities, ladder.rows
-        above = int(np.searchsorted(sims, target))
-        below = above - 1
-        chosen: list[tuple[int, float]] = []
         reach = min(STATEMENT_SHORTLIST, len(self.pool_sentences()[0]) - 1)
-        while len(chosen) < reach:
-            while below >= 0 and excluded is not None and excluded[order[below]]:
-                below -= 1
-            while above < len(sims) and excluded is not None and excluded[order[above]]:
-                above += 1
-            if below < 0 and not ladder.complete:
-                # The walk left the ladder: the sentences below its floor decide.
+        middle = int(np.searchsorted(sims, target))
+        width = 2 * reach
+        while True:
+            low, high = max(0, middle - width), min(len(sims), middle + width)
+            rows, values = order[low:high], sims[low:high]
+            kept = np.ones(len(rows), bool) if excluded is None else ~excluded[rows]
+            below = int(kept[: middle - low].sum())
+            above = int(kept[middle - low :].sum())
+            below_done = low == 0 or below >= reach
+            if low == 0 and below < reach and not ladder.complete:
+                # The window left the ladder: the sentences below its floor decide.
                 return self._nearest_by_scan(persona, index, target, excluded, reach)
-            down = target - sims[below] if below >= 0 else np.inf
-            up = sims[above] - target if above < len(sims) else np.inf
-            if not np.isfinite(down) and not np.isfinite(up):
+            if below_done and (high == len(sims) or above >= reach):
                 break
-            if up <= down:
-                chosen.append((int(order[above]), float(sims[above])))
-                above += 1
-            else:
-                chosen.append((int(order[below]), float(sims[below])))
-                below -= 1
-        return chosen
+            width *= 2
+        rows, values = rows[kept], values[kept]
+        distance = np.abs(values - target)
+        nearest = np.lexsort((-values, distance))[:reach]
+        return [(int(r), float(v)) for r, v in zip(rows[nearest], values[nearest], strict=True)]
 
     def _nearest_by_scan(self, persona, index, target, excluded, reach):
         """:meth:`_nearest_to_target` over the whole pool (for targets near the floor)."""
@@ -410,18 +433,24 @@ class ConsistentPartner:
         fallback = None
         barred = None if self.authors is None else self.authors.excluded_responses(persona)
         texts = self.base.response_texts
-        for index in ranked.tolist():
-            text = texts[index]
-            if text in said or (barred is not None and barred[index]):
-                continue
-            verdict = self.verdict(persona, index)
-            if verdict.contradicts:
-                continue
-            if avoided is not None and (verdict.stated & avoided).any():
-                continue
-            if not verdict.stranger:
-                return text
-            fallback = fallback or text
+        open_ = (
+            i for i in ranked.tolist()
+            if texts[i] not in said and (barred is None or not barred[i])
+        )  # fmt: skip
+        known = self._persona_cache(persona)
+        while chunk := list(islice(open_, VERDICT_CHUNK)):
+            unknown = [i for i in chunk if i not in known]
+            if unknown:
+                self._judge_responses(persona, unknown)
+            for index in chunk:
+                verdict = known[index]
+                if verdict.contradicts:
+                    continue
+                if avoided is not None and (verdict.stated & avoided).any():
+                    continue
+                if not verdict.stranger:
+                    return texts[index]
+                fallback = fallback or texts[index]
         if fallback is not None:
             return fallback
         # Every shortlisted response contradicts: a fact of its own never does.
@@ -433,27 +462,51 @@ class ConsistentPartner:
     def verdict(self, persona: tuple[str, ...], index: int) -> Verdict:
         """What pool response ``index`` says about ``persona`` (kept per persona: a
         persona meets the same shortlisted responses in dialog after dialog)."""
-        cache = self._persona_cache(persona)
-        found = cache.get(index)
-        if found is None:
-            found = cache[index] = self._judge_response(persona, index)
-        return found
+        known = self._persona_cache(persona)
+        if index not in known:
+            self._judge_responses(persona, [index])
+        return known[index]
 
-    def _judge_response(self, persona: tuple[str, ...], index: int) -> Verdict:
+    def _judge_responses(self, persona: tuple[str, ...], indices: Sequence[int]) -> None:
+        """The verdicts (and parts) of several pool responses for ``persona``, in one
+        product over all their sentences."""
         profile = self.judge.profile(persona)
-        text = self.base.response_texts[index]
-        vectors = self.judge.sentence_vectors(text)
-        similarity = profile.similarities(vectors)  # (facts, sentences): one product for all
-        part = profile.part(vectors, similarity)
-        self._persona_cache(persona)[text] = part
-        stranger = False
+        texts = [self.base.response_texts[i] for i in indices]
+        vectors = [self._response_vectors(i) for i in indices]
+        counts = np.array([len(v) for v in vectors])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        said = np.concatenate(vectors)
+        similarity = profile.similarities(said)  # (facts, sentences): one product for all
+        own, other = profile.parts(said, starts, similarity)
+        best = own.argmax(axis=0)
+        columns = np.arange(len(indices))
+        contradicts = self.judge.contradicted(own[best, columns], other[best, columns])
+        stated = own >= REVEAL_SIMILARITY
+        stranger = np.zeros(len(indices), bool)
         if self.stranger_floor is not None:
             # A sentence that states some persona fact of the pool and none of its own:
             # the person who wrote the response talking about themselves.
-            strangers = self._pool_fact_similarity(text, vectors) >= self.stranger_floor
-            own = similarity.max(axis=0) >= REVEAL_SIMILARITY
-            stranger = bool((strangers & ~own).any())
-        return Verdict(self._contradicts(part), part.own >= REVEAL_SIMILARITY, stranger)
+            strangers = (
+                np.concatenate(
+                    [self._pool_fact_similarity(t, v) for t, v in zip(texts, vectors, strict=True)]
+                )
+                >= self.stranger_floor
+            )
+            mine = similarity.max(axis=0) >= REVEAL_SIMILARITY
+            stranger = np.logical_or.reduceat(strangers & ~mine, starts)
+        known = self._persona_cache(persona)
+        for k, (index, text) in enumerate(zip(indices, texts, strict=True)):
+            known[index] = Verdict(bool(contradicts[k]), stated[:, k], bool(stranger[k]))
+            known[text] = PartEvidence(own[:, k], other[:, k])
+
+    def _response_vectors(self, index: int) -> np.ndarray:
+        """The sentence embeddings of pool response ``index`` (kept: every persona asks)."""
+        found = self._response_vector_cache.get(index)
+        if found is None:
+            found = self._response_vector_cache[index] = self.judge.sentence_vectors(
+                self.base.response_texts[index]
+            )
+        return found
 
     def _contradicts(self, part) -> bool:
         return self.judge.decide(part.evidence()) == "contradict"
@@ -530,9 +583,17 @@ class ConsistentPartner:
         return found
 
     def _stated(self, persona: Sequence[str], utterances: Sequence[str]) -> np.ndarray:
-        """Which facts some sentence of ``utterances`` states (cosine ≥ 0.5)."""
-        stated = np.zeros(len(persona), bool)
-        persona = tuple(persona)
-        for utterance in utterances:
-            stated |= self.part(persona, utterance).own >= REVEAL_SIMILARITY
-        return stated
+        """Which facts some sentence of ``utterances`` states (cosine ≥ 0.5); kept for
+        the dialog so far, since the next turn only adds the newest answer in front."""
+        persona, utterances = tuple(persona), tuple(utterances)
+        if not utterances:
+            return np.zeros(len(persona), bool)
+        known = self._persona_cache(persona)
+        key = ("stated", utterances)
+        found = known.get(key)
+        if found is None:
+            found = self._stated(persona, utterances[1:]) | (
+                self.part(persona, utterances[0]).own >= REVEAL_SIMILARITY
+            )
+            known[key] = found
+        return found

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "consistent + filtered": ("consistent", "filtered"),
     "retrieval + filtered": ("retrieval", "filtered"),
-    "retrieval + zero-shot": ("retrieval", None),
+    "retrieval + zero-shot": ("retrieval", "zero-shot"),
 }
 
 WORKER = r"""
@@ -36,14 +36,18 @@ import json, sys, time
 import numpy as np
 try:
     from convenv.splits import training_personas
-except ImportError:  # before 0.2
+    NAMES_ZERO_SHOT = True
+except ImportError:  # before 0.2: the zero-shot identifier had no name
     from convenv.training.splits import training_personas
+    NAMES_ZERO_SHOT = False
 from convenv.vec_env import BatchedDialogVecEnv
 
 configs = json.loads(sys.argv[1])
 warmup = int(sys.argv[2])
 envs = {}
 for name, (partner, identifier) in configs.items():
+    if identifier == "zero-shot" and not NAMES_ZERO_SHOT:
+        identifier = None
     venv = BatchedDialogVecEnv(16, task="authentication", partner=partner,
                                identifier=identifier, personas=training_personas())
     venv.seed(0)

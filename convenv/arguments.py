@@ -236,3 +236,38 @@ def sweep_values(args: Arguments, task: str) -> list[dict[str, Any]]:
         return [{}]
     names = list(lists)
     return [dict(zip(names, combo, strict=True)) for combo in product(*(lists[n] for n in names))]
+
+
+# The env's options that say who speaks (what chat, fidelity and labelling take).
+SPEAKER_FIELDS = (
+    "partner",
+    "interviewer",
+    "identifier",
+    "model",
+    "base_url",
+    "api_key_env",
+    "device",
+)
+
+
+def add_speaker_arguments(
+    parser: argparse.ArgumentParser,
+    only: Iterable[str] = SPEAKER_FIELDS,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """The env's options that say who speaks, as flags."""
+    add_env_arguments(parser, only=only, defaults=defaults, task_options=False)
+
+
+def speakers_from_arguments(args: Arguments, actions=None) -> tuple[Any, Any, Any]:
+    """``(partner, interviewer, identifier)`` the speaker flags name, checked first
+    (an unknown name or a missing model is refused before anything loads)."""
+    from convenv.actions import ActionSet
+    from convenv.speakers import resolve_speakers
+
+    values = {f: getattr(args, f) for f in SPEAKER_FIELDS if hasattr(args, f)}
+    config = EnvConfig(**values)
+    return resolve_speakers(
+        config.partner, config.interviewer, config.identifier, actions or ActionSet(),
+        config.model, config.device, config.pool_dialogs, config.base_url, config.api_key_env,
+    )  # fmt: skip

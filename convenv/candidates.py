@@ -82,9 +82,14 @@ class CandidatePool:
         """The embeddings of pool rows (``None`` if a row is -1, a fact outside the pool),
         from the pool's own matrix: small enough to stay in CPU cache, unlike the encoder's.
         """
+        matrix = self.matrix(encoder)
+        return None if (rows < 0).any() else matrix[rows]
+
+    def matrix(self, encoder) -> np.ndarray:
+        """Every pool fact embedded by ``encoder``, ``(len(pool), dim)`` (kept)."""
         if self._encoder is not encoder:
             self._matrix, self._encoder = self._embedded(encoder), encoder
-        return None if (rows < 0).any() else self._matrix[rows]
+        return self._matrix
 
     def _embedded(self, encoder) -> np.ndarray:
         """The pool's facts embedded by ``encoder``, reusing the other matrix when the

@@ -29,7 +29,7 @@ import numpy as np
 from convenv.candidates import CandidatePool
 from convenv.data import data_file
 from convenv.errors import DataFileError
-from convenv.vocabulary import split_sentences
+from convenv.vocabulary import Evidence, PartEvidence, split_sentences
 
 LABELS = ("entail", "neutral", "contradict")
 CONSISTENCY_SET = data_file("consistency.csv")
@@ -81,43 +81,22 @@ def read_consistency_set(path: Path | str = CONSISTENCY_SET) -> list[LabelledAns
         ) from err
 
 
-@dataclass
-class Evidence:
-    """How an answer relates to one persona: the best own-fact similarity and the best
-    similarity to another persona's same-topic fact, for the own fact it is nearest."""
-
-    own: float
-    other: float
-
-
-@dataclass(frozen=True)
-class PartEvidence:
-    """Per persona fact: the best similarity of some sentence of a text to the fact
-    (``own``) and to the fact's other-persona versions (``other``, -1 without any).
-
-    The evidence of texts said together is the element-wise maximum of theirs (``|``),
-    exactly: every similarity is one einsum dot product, whatever else it is computed
-    with, so a partner can judge "answer + fact" from what it knows of each part.
-    """
-
-    own: np.ndarray
-    other: np.ndarray
-
-    def __or__(self, more: PartEvidence) -> PartEvidence:
-        return PartEvidence(np.maximum(self.own, more.own), np.maximum(self.other, more.other))
-
-    def evidence(self) -> Evidence:
-        """The evidence for the own fact the text is nearest (the first of equals)."""
-        best = int(self.own.argmax())
-        return Evidence(float(self.own[best]), float(self.other[best]))
-
-
 @dataclass(frozen=True)
 class PersonaProfile:
     """What judging an answer against one persona needs, embedded once."""
 
     facts: np.ndarray  # (facts, dim)
     negatives: tuple[np.ndarray, ...]  # per fact: (others, dim) same-topic facts of others
+
+    def __post_init__(self) -> None:
+        # Every fact's negatives in one matrix, so many texts are judged in one product.
+        sizes = np.array([len(n) for n in self.negatives], np.int64)
+        stacked = np.concatenate([n for n in self.negatives if len(n)] or [self.facts[:0]])
+        starts = np.cumsum(np.concatenate([[0], sizes[:-1]])) if len(sizes) else sizes
+        object.__setattr__(self, "_stacked", stacked)
+        object.__setattr__(self, "_has", sizes > 0)
+        # Where each fact that has negatives starts in the stack (strictly increasing).
+        object.__setattr__(self, "_starts", starts[sizes > 0])
 
     def similarities(self, said: np.ndarray) -> np.ndarray:
         """``(facts, sentences)`` cosines of the persona's facts with ``said``."""
@@ -128,11 +107,25 @@ class PersonaProfile:
         (``similarity``: their :meth:`similarities`, when already computed)."""
         if similarity is None:
             similarity = self.similarities(said)
-        other = np.array(
-            [np.einsum("kd,sd->ks", n, said).max() if len(n) else -1.0 for n in self.negatives],
-            np.float32,
-        )
-        return PartEvidence(similarity.max(axis=1), other)
+        own, other = self.parts(said, np.array([0]), similarity)
+        return PartEvidence(own[:, 0], other[:, 0])
+
+    def parts(
+        self, said: np.ndarray, starts: np.ndarray, similarity: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The evidence of several texts at once: ``said`` holds their sentences one
+        text after another, text ``t`` from row ``starts[t]``; returns ``(own, other)``,
+        each ``(facts, texts)`` (see :class:`PartEvidence`)."""
+        if similarity is None:
+            similarity = self.similarities(said)
+        own = np.maximum.reduceat(similarity, starts, axis=1)
+        other = np.full(own.shape, -1.0, np.float32)
+        if len(self._stacked):
+            versions = np.einsum("kd,sd->ks", self._stacked, said)
+            per_text = np.maximum.reduceat(versions, starts, axis=1)  # (versions, texts)
+            per_fact = np.maximum.reduceat(per_text, self._starts, axis=0)  # (facts, texts)
+            other[self._has] = per_fact
+        return own, other
 
     def evidence(self, said: np.ndarray) -> Evidence:
         """Evidence of answer sentences ``said`` ``(sentences, dim)``."""
@@ -166,6 +159,7 @@ class ConsistencyJudge:
         self.profile_cache_size = 4096
         self._profiles: dict[tuple[str, ...], PersonaProfile] = {}
         self._negatives: dict[str, np.ndarray] = {}
+        self._negative_row_cache: dict[str, np.ndarray] = {}
 
     def profile(self, persona: Sequence[str]) -> PersonaProfile:
         """The persona's fact vectors and each fact's other-persona same-topic facts
@@ -197,8 +191,13 @@ class ConsistencyJudge:
         return found
 
     def fact_negative_rows(self, fact: str) -> np.ndarray:
-        """Pool rows (of ``self.pool``) of :meth:`fact_negatives`."""
-        return np.array(self._negative_rows(fact), dtype=np.int64)
+        """Pool rows (of ``self.pool``) of :meth:`fact_negatives` (kept per fact)."""
+        found = self._negative_row_cache.get(fact)
+        if found is None:
+            found = self._negative_row_cache[fact] = np.array(
+                self._negative_rows(fact), dtype=np.int64
+            )
+        return found
 
     def _negative_rows(self, fact: str) -> list[int]:
         """Pool rows of the other-persona facts nearest ``fact`` (its paraphrases and

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from convenv.arguments import add_env_arguments, positive
+from convenv.arguments import add_speaker_arguments, positive, speakers_from_arguments
 from convenv.cli import plain
 from convenv.fidelity import FIGURES, markdown_table, measure, replay
 from convenv.personachat import load_dialogs
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         description=plain(__doc__),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_env_arguments(parser, only=("partner", "identifier", "model", "device"), task_options=False)
+    add_speaker_arguments(
+        parser, only=("partner", "identifier", "model", "base_url", "api_key_env", "device")
+    )
     parser.add_argument(
         "--limit", type=positive("--limit"), default=None, help="first N dialogs only (unset: all)"
     )
@@ -99,20 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
     )
     args = parser.parse_args(argv)
-    from convenv.actions import ActionSet
-    from convenv.config import EnvConfig
     from convenv.devices import set_torch_threads
-    from convenv.speakers import resolve_speakers
 
     if args.skip < 0:
         parser.error("--skip takes 0 or more dialogs")
-    EnvConfig(partner=args.partner, identifier=args.identifier, model=args.model,
-              device=args.device)  # checks the names before a model loads  # fmt: skip
     started = time.time()
     set_torch_threads(args.threads)
-    partner, _, identifier = resolve_speakers(
-        args.partner, "retrieval", args.identifier, ActionSet(), args.model, args.device
-    )
+    partner, _, identifier = speakers_from_arguments(args)
     every = load_dialogs(args.split)[args.skip :]
     dialogs = every[: args.limit] if args.limit else every
     from convenv.consistency import ConsistencyJudge

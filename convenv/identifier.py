@@ -13,6 +13,7 @@ from convenv.errors import InvalidArgumentError
 from convenv.vocabulary import split_sentences
 
 AGGREGATIONS = ("max", "mean", "softmax", "top2")
+HOT_SENTENCES = 200_000  # distinct sentences whose near pool facts are kept
 
 
 @dataclass(eq=False)  # compared by identity: it is one episode's mutable state
@@ -29,10 +30,9 @@ class Identification:
     vectors: np.ndarray | None = None  # (n_candidates, dim) once begun
     similarities: np.ndarray | None = None  # (n_candidates, n_sentences), unless "max"
     heard: int = 0  # sentences heard
-    # With a judge: each candidate's other-persona versions, as rows of
-    # ``negative_vectors`` (the distinct ones, row 0 a zero vector for padding).
+    # With a judge: each candidate's other-persona versions, as rows of the judge's
+    # fact pool (-1 pads).
     negative_index: np.ndarray | None = None  # (n_candidates, most) int
-    negative_vectors: np.ndarray | None = None  # (distinct + 1, dim)
     scores: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,8 +70,9 @@ class PersonaIdentifier:
         self.aggregation = aggregation
         self.sentences = sentences
         self._stacked = LastBatch(self._stack, self._stack_one)
-        # With a judge: the candidates' other-persona versions, stacked once per batch.
-        self._stacked_negatives = LastBatch(self._stack_negatives)
+        # sentence -> the judge's pool facts it is near enough to be contradicted by.
+        self._hot_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._hot_floor: float | None = None
 
     @property
     def dim(self) -> int:
@@ -113,22 +114,12 @@ class PersonaIdentifier:
             elif self.judge is None:
                 out.append(self._aggregate_similarities(facts @ heard.T))
             else:
-                sims = self._filtered(facts, self._negatives(cands), heard)
-                out.append(self._aggregate_similarities(sims))
+                state = Identification(
+                    tuple(cands), facts, negative_index=self._negative_table(cands)
+                )
+                judged = [self._judged(state, t, v) for t, v in zip(said, heard, strict=True)]
+                out.append(self._aggregate_similarities(np.stack(judged, axis=1)))
         return out
-
-    def _negatives(self, candidates: Sequence[str]) -> np.ndarray:
-        """``(n_candidates, most, dim)``: each fact's other-persona versions, zero-padded
-        (a zero row has similarity 0 and never makes a contradiction)."""
-        return padded_stack([self.judge.fact_negatives(c) for c in candidates], np.float32)
-
-    def _filtered(self, facts: np.ndarray, negatives: np.ndarray, said: np.ndarray) -> np.ndarray:
-        """``(n_candidates, n_sentences)`` similarities, -1 where a sentence contradicts."""
-        own = facts @ said.T
-        if negatives.shape[1] == 0:
-            return own
-        other = np.einsum("fkd,sd->fks", negatives, said).max(axis=1)
-        return np.where(self.judge.contradicted(own, other), np.float32(-1.0), own)
 
     def begin(self, candidates: Sequence[str], vectors: np.ndarray | None = None) -> Identification:
         """The state of a new episode; its candidates are embedded at its first :meth:`hear`
@@ -167,13 +158,12 @@ class PersonaIdentifier:
         if self.judge is not None:
             for state in states:
                 if state.negative_index is None:
-                    state.negative_index, state.negative_vectors = self._negative_table(
-                        state.candidates
-                    )
+                    state.negative_index = self._negative_table(state.candidates)
+        said = [t for group in units for t in group]
         if self.aggregation == "max":
-            scores = self._hear_max(states, counts, vectors[start:])
+            scores = self._hear_max(states, counts, said, vectors[start:])
         else:
-            scores = self._hear_each(states, counts, vectors[start:])
+            scores = self._hear_each(states, counts, said, vectors[start:])
         for state, count in zip(states, counts, strict=True):
             state.heard += count
         return scores
@@ -193,80 +183,92 @@ class PersonaIdentifier:
             state.vectors, state.scores = vectors[i, :k], scores[i, :k]
         return vectors, scores
 
-    def _negative_table(self, candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(index, vectors)``: each candidate's other-persona versions as rows of the
-        distinct ones. Near facts share their neighbours, so a sentence is compared with
-        each distinct version once (row 0 is a zero vector: padding, which never makes
-        a contradiction)."""
+    def _negative_table(self, candidates: Sequence[str]) -> np.ndarray:
+        """``(n_candidates, most)``: each candidate's other-persona versions as rows of
+        the judge's fact pool, -1 padded."""
         rows = [self.judge.fact_negative_rows(c) for c in candidates]
-        distinct = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
-        where = {int(r): k + 1 for k, r in enumerate(distinct.tolist())}
-        index = np.zeros((len(candidates), max((len(r) for r in rows), default=0)), np.intp)
-        for c, found in enumerate(rows):
-            index[c, : len(found)] = [where[int(r)] for r in found.tolist()]
-        vectors = np.zeros((len(distinct) + 1, self.dim), np.float32)
-        if len(distinct):
-            vectors[1:] = self.judge.pool.vectors(distinct, self.judge.encoder)
-        return index, vectors
+        sizes = np.array([len(r) for r in rows], np.intp)
+        index = np.full((len(candidates), int(sizes.max(initial=0))), -1, np.intp)
+        if index.size:
+            index[np.arange(index.shape[1]) < sizes[:, None]] = np.concatenate(rows)
+        return index
 
-    def _stack_negatives(self, states: Sequence[Identification]) -> tuple[np.ndarray, ...]:
-        """Every state's negative table as ``(N, most distinct, dim)`` vectors and
-        ``(N, most candidates · most negatives)`` indices, zero-padded."""
-        most_c = max(len(state.candidates) for state in states)
-        most_k = max(state.negative_index.shape[1] for state in states)
-        vectors = padded_stack([state.negative_vectors for state in states], np.float32)
-        index = np.zeros((len(states), most_c, most_k), np.intp)
-        for i, state in enumerate(states):
-            c, k = state.negative_index.shape
-            index[i, :c, :k] = state.negative_index
-        return vectors, index.reshape(len(states), most_c * most_k), most_k
+    def _hot(self, text: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, similarities)``: the judge's pool facts near enough sentence ``text``
+        to contradict through (one product with the pool per distinct sentence, kept:
+        a partner's sentences come back episode after episode)."""
+        # A contradiction needs max(own, other) >= topic and other > own + margin, so
+        # an other-persona version below topic + min(margin, 0) never makes one.
+        floor = self.judge.topic + min(self.judge.margin, 0.0)
+        if floor != self._hot_floor:  # the judge was refitted
+            self._hot_cache.clear()
+            self._hot_floor = floor
+        found = self._hot_cache.get(text)
+        if found is None:
+            similarity = self.judge.pool.matrix(self.judge.encoder) @ vector
+            rows = np.flatnonzero(similarity >= floor)
+            found = (rows, similarity[rows])
+            if len(self._hot_cache) >= HOT_SENTENCES:
+                self._hot_cache.pop(next(iter(self._hot_cache)))
+            self._hot_cache[text] = found
+        return found
 
-    def _judged(self, own: np.ndarray, negatives: tuple, sentence: np.ndarray) -> np.ndarray:
-        """``own`` similarities ``(N, C)`` with -1 where the sentence contradicts the
-        candidate: it is nearer one of the candidate's other-persona versions."""
-        vectors, index, width = negatives
-        if width == 0:
+    def _judged(self, state: Identification, text: str, vector: np.ndarray) -> np.ndarray:
+        """One episode's similarities to one sentence, -1 where the sentence contradicts
+        a candidate (it is nearer one of the candidate's other-persona versions). Only
+        the episode's own arrays and the sentence's own pool similarities take part,
+        so its scores never depend on which episodes share its batch."""
+        own = state.vectors @ vector
+        rows, similarity = self._hot(text, vector)
+        if not len(rows):  # near no other persona's fact: contradicts nothing
             return own
-        similarity = np.einsum("nud,nd->nu", vectors, sentence)
-        other = np.take_along_axis(similarity, index, axis=1)
-        other = other.reshape(own.shape[0], own.shape[1], width).max(axis=2)
-        return np.where(self.judge.contradicted(own, other), np.float32(-1.0), own)
+        index = state.negative_index
+        at = np.minimum(np.searchsorted(rows, index), len(rows) - 1)
+        near = rows[at] == index  # (candidates, versions): versions near the sentence
+        other = np.where(near, similarity[at], np.float32(-1.0)).max(axis=1)
+        contradicts = near.any(axis=1) & self.judge.contradicted(own, other)
+        return np.where(contradicts, np.float32(-1.0), own)
 
     def _hear_max(
-        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
+        self,
+        states: Sequence[Identification],
+        counts: list[int],
+        texts: Sequence[str],
+        said: np.ndarray,
     ) -> np.ndarray:
         """A running maximum (the maximum over all sentences) for the whole batch at once;
         with a judge, of the similarities it does not find contradicted."""
         candidates, scores = self._stacked(states)
-        negatives = self._stacked_negatives(states) if self.judge is not None else None
         # Nothing heard before: the scores are the new sentences' alone, not max(0, ·).
         first = [i for i, state in enumerate(states) if state.heard == 0 and counts[i]]
         if first:
             scores[first] = -np.inf
+        offsets = list(accumulate(counts, initial=0))
+        if self.judge is not None:
+            for i, state in enumerate(states):
+                row = scores[i, : len(state.candidates)]
+                for k in range(offsets[i], offsets[i + 1]):
+                    np.maximum(row, self._judged(state, texts[k], said[k]), out=row)
+            return scores.copy()
         # einsum's own loops (not BLAS, whose kernels change with the batch's shape) sum
         # every product in one order, so an episode's scores never depend on which
         # episodes share its batch.
-        offsets = list(accumulate(counts, initial=0))
         fewest = min(counts)
         for j in range(fewest):  # sentence j of every episode: one batched product
             sentence = said if len(said) == len(states) else said[[o + j for o in offsets[:-1]]]
-            own = np.einsum("ncd,nd->nc", candidates, sentence)
-            if negatives is not None:
-                own = self._judged(own, negatives, sentence)
-            np.maximum(scores, own, out=scores)
+            np.maximum(scores, np.einsum("ncd,nd->nc", candidates, sentence), out=scores)
         for i, count in enumerate(counts):  # the rest of the longer answers, one by one
-            mine = None
-            if negatives is not None and count > fewest:
-                mine = (negatives[0][i : i + 1], negatives[1][i : i + 1], negatives[2])
             for k in range(offsets[i] + fewest, offsets[i] + count):
                 own = np.einsum("ncd,nd->nc", candidates[i : i + 1], said[k][None])
-                if mine is not None:
-                    own = self._judged(own, mine, said[k][None])
                 np.maximum(scores[i], own[0], out=scores[i])
         return scores.copy()
 
     def _hear_each(
-        self, states: Sequence[Identification], counts: list[int], said: np.ndarray
+        self,
+        states: Sequence[Identification],
+        counts: list[int],
+        texts: Sequence[str],
+        said: np.ndarray,
     ) -> np.ndarray:
         """Episode by episode: aggregations other than "max" keep every similarity, and
         a judge needs each episode's own negatives (then "max" is a running maximum)."""
@@ -274,13 +276,13 @@ class PersonaIdentifier:
         for state, count in zip(states, counts, strict=True):
             if not count:
                 continue
-            chunk = said[start : start + count]
+            chunk, words = said[start : start + count], texts[start : start + count]
             start += count
             if self.judge is None:
                 sims = state.vectors @ chunk.T
             else:
-                negatives = state.negative_vectors[state.negative_index]  # (C, K, dim)
-                sims = self._filtered(state.vectors, negatives, chunk)
+                judged = [self._judged(state, t, v) for t, v in zip(words, chunk, strict=True)]
+                sims = np.stack(judged, axis=1)
             if self.aggregation == "max":
                 new = sims.max(axis=1)
                 state.scores = new if state.heard == 0 else np.maximum(state.scores, new)

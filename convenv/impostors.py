@@ -101,14 +101,19 @@ class ImpostorDesign:
     def _other_persona(
         claim: Persona, personas: Sequence[Persona], rng: np.random.Generator
     ) -> Persona:
+        """A persona drawn uniformly from those that share no fact with the claim."""
         claimed = set(claim)
-        others = [i for i in range(len(personas)) if not claimed & set(personas[i])]
+        for _ in range(32):  # rejection: nearly every persona shares no fact
+            other = personas[int(rng.integers(len(personas)))]
+            if not claimed & set(other):
+                return other
+        others = [p for p in personas if not claimed & set(p)]
         if not others:
             raise InvalidArgumentError(
                 "impostor='random' needs a persona that shares no fact with the claim; "
                 "pass more personas or impostor='overlap'."
             )
-        return personas[others[int(rng.integers(len(others)))]]
+        return others[int(rng.integers(len(others)))]
 
     def _overlapping(
         self,

@@ -92,7 +92,7 @@ def _kind_of(name: str) -> tuple[SpeakerKind | None, str | None]:
 
 def speaker_help(role: str) -> str:
     """One line per name, for --help."""
-    return "; ".join(f"{n}: {SPEAKERS[n].help}" for n in speaker_names(role))
+    return "; ".join(f"{n}: {k.help}" for n, k in SPEAKERS.items() if role in k.roles)
 
 
 def identifier_help() -> str:

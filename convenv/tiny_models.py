@@ -181,3 +181,56 @@ def build_tiny_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+# ChatML, as SmolLM2-Instruct's template writes it.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_chat_model(
+    directory: Path | str,
+    sentences: Sequence[str] = FALLBACK_SENTENCES,
+    vocab_size: int = 600,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    context: int = 1024,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny Llama + BPE tokenizer with a ChatML chat template to ``directory``
+    (random weights: a stand-in for chat models in tests and benchmarks)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    bpe = train_byte_bpe([*sentences, "system user assistant"], vocab_size, SPECIALS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads // 2,
+        max_position_embeddings=context,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory

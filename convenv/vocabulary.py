@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -85,3 +86,34 @@ def turn_reveals(
         restated.append(bool(stated.any() and not (stated & ~before).any()))
         before |= stated
     return TurnReveals(about, np.array(answered), np.array(another), np.array(restated))
+
+
+@dataclass
+class Evidence:
+    """How an answer relates to one persona: the best own-fact similarity and the best
+    similarity to another persona's same-topic fact, for the own fact it is nearest."""
+
+    own: float
+    other: float
+
+
+@dataclass(frozen=True)
+class PartEvidence:
+    """Per persona fact: the best similarity of some sentence of a text to the fact
+    (``own``) and to the fact's other-persona versions (``other``, -1 without any).
+
+    The evidence of texts said together is the element-wise maximum of theirs (``|``),
+    exactly: every similarity is one einsum dot product, whatever else it is computed
+    with, so a partner can judge "answer + fact" from what it knows of each part.
+    """
+
+    own: np.ndarray
+    other: np.ndarray
+
+    def __or__(self, more: PartEvidence) -> PartEvidence:
+        return PartEvidence(np.maximum(self.own, more.own), np.maximum(self.other, more.other))
+
+    def evidence(self) -> Evidence:
+        """The evidence for the own fact the text is nearest (the first of equals)."""
+        best = int(self.own.argmax())
+        return Evidence(float(self.own[best]), float(self.other[best]))

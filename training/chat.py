@@ -16,7 +16,7 @@ import numpy as np
 from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.agents.human import HumanAgent
-from convenv.arguments import add_env_arguments, positive
+from convenv.arguments import add_speaker_arguments, positive, speakers_from_arguments
 from convenv.candidates import sample_candidates
 from convenv.cli import plain
 from convenv.errors import DataFileError, InvalidArgumentError
@@ -139,11 +139,8 @@ def main(
         "(see data/example_personas.txt); unset: the test personas",
     )
     parser.add_argument("--seed", type=int, default=0, help="draws the persona if none is given")
-    add_env_arguments(
-        parser, only=("partner", "interviewer", "identifier", "model", "device"), task_options=False
-    )
+    add_speaker_arguments(parser)
     args = parser.parse_args(argv)
-    from convenv.speakers import resolve_speakers
 
     # Everything the command line names is checked before a model loads.
     if args.persona:
@@ -151,16 +148,8 @@ def main(
     else:
         pool = read_persona_file(args.persona_file) if args.persona_file else load_personas("test")
         persona = pool[int(np.random.default_rng(args.seed).integers(len(pool)))]
-    from convenv.config import EnvConfig
-
-    EnvConfig(
-        partner=args.partner, interviewer=args.interviewer, identifier=args.identifier,
-        model=args.model, device=args.device,
-    )  # fmt: skip
+    partner, interviewer, identifier = speakers_from_arguments(args)
     print_fn("The partner has a secret persona. Find out who they are; empty line ends.")
-    partner, interviewer, identifier = resolve_speakers(
-        args.partner, args.interviewer, args.identifier, ActionSet(), args.model, args.device
-    )
     components = ChatAgents(partner, interviewer, identifier)
     try:
         chat(persona, args.mode, args.turns, components, input_fn, print_fn, args.seed)

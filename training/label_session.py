@@ -256,18 +256,17 @@ def main(
     )
     parser.add_argument("--labeller", default="person", help="your name, kept with each decision")
     parser.add_argument("--seed", type=int, default=0, help="draws the persona and proposals")
-    from convenv.arguments import add_env_arguments
+    from convenv.arguments import add_speaker_arguments, speakers_from_arguments
 
-    add_env_arguments(parser, only=("interviewer", "model", "device"), task_options=False)
+    add_speaker_arguments(
+        parser, only=("interviewer", "model", "base_url", "api_key_env", "device")
+    )
     args = parser.parse_args(argv)
     if args.auto_accept is not None and not 0.0 <= args.auto_accept <= 1.0:
         parser.error(f"--auto-accept {args.auto_accept}: pass a probability between 0 and 1")
-    from convenv.speakers import resolve_speakers
     from convenv.training.chat import ChatAgents
 
-    partner, interviewer, identifier = resolve_speakers(
-        "retrieval", args.interviewer, None, ActionSet(), args.model, args.device
-    )
+    partner, interviewer, identifier = speakers_from_arguments(args)
     components = ChatAgents(partner, interviewer, identifier)
     store = LabelStore(args.store)
     known = teach_interviewer(interviewer, store.training_examples())

@@ -36,7 +36,6 @@ from convenv.actions import ActionSet
 from convenv.agents.base import DialogContext
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError, MissingDependencyError
-from convenv.speakers import resolve_speakers
 from convenv.training.label_session import calibrated_judge, draw_proposals, teach_interviewer
 from convenv.training.label_store import AUTO_LABELLER, DEFAULT_STORE, LabelledExample, LabelStore
 
@@ -532,15 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         "--auto-accept", type=float, default=None, help="accept proposals the goal check is sure of"
     )
     parser.add_argument("--review-size", type=int, default=50, help="proposals per review round")
-    from convenv.arguments import add_env_arguments
+    from convenv.arguments import add_speaker_arguments, speakers_from_arguments
 
     # People who label read the partner's answers: the default one that keeps to its
     # persona, so a contradiction in the dialog never misleads a labeller.
-    add_env_arguments(
+    add_speaker_arguments(
         parser,
-        only=("partner", "interviewer", "model", "device"),
+        only=("partner", "interviewer", "model", "base_url", "api_key_env", "device"),
         defaults={"partner": "consistent"},
-        task_options=False,
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds the proposals drawn")
     args = parser.parse_args(argv)
@@ -552,9 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     from convenv.personachat import load_personas
     from convenv.training.chat import ChatAgents
 
-    partner, interviewer, identifier = resolve_speakers(
-        args.partner, args.interviewer, None, ActionSet(), args.model, args.device
-    )
+    partner, interviewer, identifier = speakers_from_arguments(args)
     app = create_app(
         args.store,
         ChatAgents(partner, interviewer, identifier),

@@ -8,8 +8,8 @@ llama.cpp's server. Requests that arrive together are answered in one batched
 a request's ``seed`` seeds its batch.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the request models'
+# annotations at definition time.
 import argparse
 import queue
 import threading
