@@ -4,13 +4,14 @@ every model-backed speaker shares (PersonaGPT's layout, chat templates)."""
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from convenv.devices import inference_dtype, quiet_model_loading
-from convenv.errors import InvalidArgumentError, ModelUnavailableError
+from convenv.errors import InvalidArgumentError, ModelUnavailableError, PickledWeightsError
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -72,6 +73,8 @@ def load_causal_lm(
                 )  # fmt: skip
             error = None
             break
+        except pickle.UnpicklingError as err:  # torch.load(weights_only=True) refused it
+            raise PickledWeightsError(name, "a .bin checkpoint") from err
         except (OSError, ValueError) as err:
             error = err
     if error is not None:

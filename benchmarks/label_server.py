@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=200, help="per annotator")
     args = parser.parse_args()
     store = os.path.join(tempfile.mkdtemp(), "bench.sqlite")
-    process, url = start_server(store, size=args.decisions)
+    team = ["a0-1", *(f"a{k}-8" for k in range(8))]
+    process, url = start_server(store, size=args.decisions, people=team)
     try:
         rows = {n: run(url, n, args.decisions) for n in (1, 8)}
     finally:

@@ -15,6 +15,14 @@ class DataFileError(ConvenvError, ValueError):
         self.path = path
 
 
+class StoreError(ConvenvError, OSError):
+    """A label or account store cannot be opened, read or written (locked, full, corrupt)."""
+
+    def __init__(self, path: object, cause: str, fix: str) -> None:
+        super().__init__(f"{path}: {cause}. {fix}")
+        self.path = path
+
+
 class InvalidArgumentError(ConvenvError, ValueError):
     """An argument has a value convenv cannot use."""
 
@@ -34,3 +42,17 @@ def positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise InvalidArgumentError(f"{name}={value!r}; pass a positive integer.")
     return int(value)
+
+
+class PickledWeightsError(ConvenvError, ValueError):
+    """A weights file holds pickled objects beyond plain tensors; convenv never runs them."""
+
+    def __init__(self, path: object, detail: str = "") -> None:
+        super().__init__(
+            f"{path}: holds pickled data that is not plain tensors"
+            + (f" ({detail})" if detail else "")
+            + ", and convenv does not unpickle it: unpickling can run any code. Use weights "
+            "saved as safetensors (save_pretrained(..., safe_serialization=True), or "
+            "convenv train for a policy), or ask the file's publisher for a safetensors copy."
+        )
+        self.path = path

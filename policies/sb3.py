@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from convenv.errors import DataFileError, InvalidArgumentError
+from convenv.errors import DataFileError, InvalidArgumentError, PickledWeightsError
 from convenv.policies.base import ActionPolicy
 
 ALGORITHMS = ("ppo", "dqn", "a2c")
@@ -148,7 +148,10 @@ def load_policy(path: Path | str, observation_space, action_space, algorithm: st
             f"model={str(path)!r} reads observations of shape {saved.observation_shape}; "
             f"this env gives {shape}: pass a model trained on the same task and codes."
         )
-    _, params, _ = load_from_zip_file(path, load_data=False, device="cpu")
+    try:
+        _, params, _ = load_from_zip_file(path, load_data=False, device="cpu")
+    except pickle.UnpicklingError as err:  # torch.load(weights_only=True) refused it
+        raise PickledWeightsError(path, "its policy.pth") from err
     kind = DQNPolicy if algorithm == "dqn" else ActorCriticPolicy
     policy = kind(observation_space, action_space, lr_schedule=lambda _: 0.0, **saved.policy_kwargs)
     try:

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from convenv.errors import DataFileError
+from convenv.errors import StoreError
 from convenv.training.label_db import SQLiteLabelStore, migrate_labels
 from convenv.training.label_store import JsonlLabelStore, LabelledExample, LabelStore
 
@@ -118,5 +118,5 @@ def test_migrate_command_and_bad_files(tmp_path, capsys):
     assert "1 new" in capsys.readouterr().out
     assert main(["migrate-labels", str(tmp_path / "none.jsonl"), str(tmp_path / "c.db")]) == 2
     (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(DataFileError, match="SQLite"):
+    with pytest.raises(StoreError, match=r"junk\.sqlite: is not an SQLite database.*--store"):
         LabelStore(tmp_path / "junk.sqlite")

@@ -13,7 +13,7 @@ pytest.importorskip("fastapi", reason="the [web] extra is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 from convenv.training.label_store import LabelStore  # noqa: E402
-from tests.web_stubs import start_server  # noqa: E402
+from tests.web_stubs import PEOPLE, secret_of, start_server  # noqa: E402
 
 # Debian's package first: the browser a user of this project has, never a downloaded one.
 CHROMIUM = next(
@@ -45,7 +45,7 @@ def browser():
 @pytest.fixture
 def live(tmp_path):
     store = str(tmp_path / "labels.sqlite")
-    process, url = start_server(store, size=10)
+    process, url = start_server(store, size=10, people=(*PEOPLE, "eve"))
     yield store, url
     process.kill()
     process.wait()
@@ -64,6 +64,7 @@ def log_in(browser, url: str, name: str):
     page.goto(url + "/login")
     shoot(page, "login")
     page.fill("#name", name)
+    page.fill("#secret", secret_of(name))
     page.keyboard.press("Enter")
     page.wait_for_url("**/dialog")
     return page
@@ -125,20 +126,31 @@ def test_a_script_correction_renders_as_text(browser, live):
     assert LabelStore(store).decisions()[0].final == evil
 
 
-def test_export_downloads_and_loads_with_datasets(browser, live, tmp_path):
-    _, url = live
-    page = log_in(browser, url, "ann")
+def test_admin_adds_a_labeller_who_labels_and_the_admin_exports(browser, live, tmp_path):
+    store, url = live
+    admin = log_in(browser, url, "admin")  # each log_in is a browser context of its own
+    admin.click("#admin")
+    admin.fill("#new-name", "zoe")
+    admin.fill("#new-secret", secret_of("zoe"))
+    with admin.expect_navigation():
+        admin.click("#add")
+    assert "Added labeller zoe" in admin.inner_text("#message")
+    assert "zoe" in admin.inner_text("#accounts")
+    zoe = log_in(browser, url, "zoe")
+    assert zoe.locator("#export").count() == 0 and zoe.locator("#admin").count() == 0
     for key in ("1", "a", "2", "r"):
-        with page.expect_navigation():  # each key posts a form; wait for its answer
-            page.keyboard.press(key)
-    page.goto(url + "/progress")
-    shoot(page, "progress")
-    assert page.inner_text("#total") == "2"
-    with page.expect_download() as download:
-        page.click("#export")
+        with zoe.expect_navigation():  # each key posts a form; wait for its answer
+            zoe.keyboard.press(key)
+    assert zoe.request.get(url + "/export").status == 403  # a labeller does not export
+    admin.goto(url + "/progress")
+    shoot(admin, "progress")
+    assert admin.inner_text("#total") == "2" and "zoe" in admin.inner_text("#per-person")
+    with admin.expect_download() as download:
+        admin.click("#export")
     target = tmp_path / "export.jsonl"
     download.value.save_as(target)
     from datasets import load_dataset
 
     rows = load_dataset("json", data_files=str(target), split="train")
-    assert rows["verdict"] == ["accept", "reject"] and rows["labeller"] == ["ann", "ann"]
+    assert len(rows) == 2 and set(rows["labeller"]) == {"zoe"}
+    assert {d.labeller for d in LabelStore(store).decisions()} == {"zoe"}

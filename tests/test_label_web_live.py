@@ -14,7 +14,9 @@ httpx = pytest.importorskip("httpx", reason="the [dev] extra is not installed")
 pytest.importorskip("fastapi", reason="the [web] extra is not installed")
 
 from convenv.training.label_store import LabelStore  # noqa: E402
-from tests.web_stubs import JSON, decide, log_in, start_server  # noqa: E402
+from tests.web_stubs import JSON, PEOPLE, decide, log_in, start_server  # noqa: E402
+
+TEAM = (*PEOPLE, *(f"person{k}" for k in range(8)), "web")
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +29,7 @@ def annotator(url: str, name: str) -> tuple[httpx.Client, str]:
 @pytest.fixture
 def server(tmp_path):
     store = str(tmp_path / "team.sqlite")
-    process, url = start_server(store, size=200)
+    process, url = start_server(store, size=200, people=TEAM)
     yield store, url, process
     process.kill()
     process.wait()
@@ -81,13 +83,46 @@ def test_every_acknowledged_decision_survives_sigkill(server):
             acknowledged.append(item["question"])
     process.wait()
     assert len(acknowledged) == 60
-    restarted, _ = start_server(store)
+    restarted, _ = start_server(store, people=TEAM)
     try:
         stored = {d.proposed for d in LabelStore(store).decisions()}
         assert set(acknowledged) <= stored
     finally:
         restarted.kill()
         restarted.wait()
+
+
+def test_eight_annotators_and_a_sigkill_lose_no_acknowledged_decision(server):
+    store, url, process = server
+    acknowledged: list[tuple[str, str]] = []
+    halfway = threading.Event()
+
+    def work(k: int) -> None:
+        client, token = annotator(url, f"person{k}")
+        for item in client.get("/api/review", headers=JSON).json()["items"]:
+            try:
+                response = decide(client, token, item)
+            except httpx.HTTPError:
+                return  # the server is gone: this answer never came
+            if response.status_code == 200:
+                acknowledged.append((f"person{k}", item["question"]))
+            if len(acknowledged) >= 400:
+                halfway.set()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    assert halfway.wait(120)
+    os.kill(process.pid, signal.SIGKILL)  # while eight clients are posting
+    for thread in threads:
+        thread.join()
+    process.wait()
+    stored = {(d.labeller, d.proposed) for d in LabelStore(store).decisions()}
+    lost = set(acknowledged) - stored
+    print(f"\n8 annotators, kill -9 mid-stream: {len(acknowledged)} acknowledged, "
+          f"{len(stored)} stored, {len(lost)} lost")  # fmt: skip
+    assert lost == set() and len(acknowledged) >= 400
+    assert len(stored) - len(acknowledged) <= 8  # at most one in flight per client
 
 
 def test_console_and_web_app_write_the_same_store_at_once(server):

@@ -53,11 +53,25 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def log_in(client, name: str) -> str:
-    """Log ``client`` (an httpx or Starlette test client) in as ``name``; its CSRF token."""
+ADMIN = "admin"
+PEOPLE = (ADMIN, "ann", "bob")  # the accounts a stub app has (admin is the admin)
+
+
+def secret_of(name: str) -> str:
+    return f"{name}-secret-1"
+
+
+def log_in(client, name: str, secret: str | None = None) -> str:
+    """Log ``client`` (an httpx or Starlette test client) in as ``name``; the new
+    session's CSRF token (AssertionError if the log-in is refused)."""
     token = csrf_of(client.get("/login").text)
-    client.post("/login", data={"name": name, "csrf": token}, headers=JSON)
-    return token
+    response = client.post(
+        "/login",
+        data={"name": name, "secret": secret or secret_of(name), "csrf": token},
+        headers=JSON,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["csrf"]
 
 
 def decide(client, token: str, item: dict, verdict: str = "accept"):
@@ -70,17 +84,40 @@ def stub_components() -> Components:
     return Components(EchoPartner(), SeededInterviewer(), Identifier(HashingEncoder()))
 
 
-def stub_app(store: str, token: str | None = None, auto_accept: float | None = None, size=50):
+def stub_accounts(store: str, people: Sequence[str] = PEOPLE):
+    """The accounts beside ``store``, with ``people`` in them (created once)."""
+    from convenv.training.label_accounts import Accounts, accounts_path
+
+    accounts = Accounts(accounts_path(store))
+    have = {a.name for a in accounts.all()}
+    for name in people:
+        if name not in have:
+            accounts.add(name, secret_of(name), "admin" if name == ADMIN else "labeller")
+    return accounts
+
+
+def stub_app(
+    store: str, auto_accept: float | None = None, size=50, people: Sequence[str] = PEOPLE, **kw
+):
     from convenv.training.label_web import create_app
 
-    return create_app(store, stub_components(), PERSONAS, token, auto_accept, size)
+    accounts = stub_accounts(store, people)
+    return create_app(store, stub_components(), PERSONAS, accounts, auto_accept, size, **kw)
 
 
-def serve(store: str, port: int, size: int = 50) -> None:
+def local_client(app):
+    """A Starlette test client that names an allowed Host (loopback)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://localhost")
+
+
+def serve(store: str, port: int, size: int = 50, people: Sequence[str] = PEOPLE) -> None:
     """Run the app on 127.0.0.1:port (for tests that need a live server)."""
     import uvicorn
 
-    uvicorn.run(stub_app(store, size=size), host="127.0.0.1", port=port, log_level="warning")
+    app = stub_app(store, size=size, people=people)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def free_port() -> int:
@@ -89,12 +126,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store: str, size: int = 50) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store: str, size: int = 50, people: Sequence[str] = PEOPLE
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     import httpx
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.web_stubs", store, str(port), str(size)], cwd=os.getcwd()
+        [sys.executable, "-m", "tests.web_stubs", store, str(port), str(size), *people],
+        cwd=os.getcwd(),
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -108,4 +148,4 @@ def start_server(store: str, size: int = 50) -> tuple[subprocess.Popen, str]:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 50)
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] or PEOPLE)

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
 from convenv.devices import quiet_model_loading, resolve_device, set_torch_threads
-from convenv.errors import InvalidArgumentError
+from convenv.errors import InvalidArgumentError, PickledWeightsError
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 from convenv.training.label_store import DEFAULT_STORE
 
@@ -330,7 +331,10 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     )
     step, elapsed_before = 0, 0.0
     if resume:
-        state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
+        try:
+            state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
+        except pickle.UnpicklingError as err:
+            raise PickledWeightsError(resume / STATE_FILE, "a training state") from err
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])

@@ -3,7 +3,8 @@
 The database runs in WAL mode with ``synchronous=FULL``, so a decision whose
 ``append`` returned survives a crash of the process or the machine, and readers (a
 console session, a web app, a fine-tuning job) never block the writer. Several
-processes may write at once: SQLite serialises them (``busy_timeout`` waits).
+processes may write at once: SQLite serialises them (``busy_timeout`` waits up to
+the lock timeout, then a :class:`~convenv.errors.StoreError` says who to wait for).
 
 Every decision is a row, including the same decision by two people (agreement is
 measured on them); :meth:`SQLiteLabelStore.load` de-duplicates as the JSON Lines store
@@ -15,12 +16,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
-from convenv.errors import DataFileError, InvalidArgumentError
+from convenv.errors import DataFileError, InvalidArgumentError, StoreError
 from convenv.training.label_store import LabelledExample, LabelStore
+from convenv.training.sqlite_file import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect,
+    integrity_problem,
+    recovery_hint,
+    refuse_empty,
+    rollback,
+    translated,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -42,30 +53,36 @@ COLUMNS = "code, proposed, final, verdict, history, persona, labeller, created"
 
 
 class SQLiteLabelStore(LabelStore):
-    """A :class:`~convenv.training.label_store.LabelStore` in one SQLite file."""
+    """A :class:`~convenv.training.label_store.LabelStore` in one SQLite file.
 
-    def __init__(self, path: Path | str, timeout: float = 30.0) -> None:
+    Opening checks the file (``PRAGMA quick_check``): a corrupt store is refused for
+    writing, so an acknowledged decision is always one that can be read back, and
+    what it still holds can be read (and copied out with ``convenv migrate-labels``).
+    A row that cannot be read is skipped with a warning naming it.
+    """
+
+    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise InvalidArgumentError(
                 f"path={str(path)!r} is a directory; pass a .sqlite file path."
             )
+        refuse_empty(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.timeout = timeout
-        try:
-            with closing(self._connect()) as db:
+        self.timeout = lock_timeout
+        self.problem: str | None = None  # what quick_check found; None for a sound file
+        with closing(self._connect()) as db, self._translated("opened"):
+            self.problem = integrity_problem(db)
+            if self.problem is None:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise DataFileError(path, f"is not a usable SQLite database ({err})",
-                                "a label store written by convenv") from err  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
         # A connection per call: callers may be threads of a web server or processes.
-        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-        return db
+        return connect(self.path, self.timeout)
+
+    def _translated(self, action: str):
+        return translated(self.path, action, self.timeout)
 
     @staticmethod
     def _row(example: LabelledExample) -> tuple:
@@ -88,8 +105,14 @@ class SQLiteLabelStore(LabelStore):
 
     def append_many(self, examples: Iterable[LabelledExample]) -> int:
         """Store decisions in one transaction (all or none); returns how many were new."""
+        if self.problem is not None:
+            raise StoreError(
+                self.path,
+                f"is corrupt (PRAGMA quick_check: {self.problem}), so nothing is written to it",
+                recovery_hint(self.path),
+            )
         rows = [self._row(e) for e in examples]
-        with closing(self._connect()) as db:
+        with closing(self._connect()) as db, self._translated("written"):
             db.execute("BEGIN IMMEDIATE")
             try:
                 before = db.total_changes
@@ -101,7 +124,7 @@ class SQLiteLabelStore(LabelStore):
                 added = db.total_changes - before
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
         return added
 
@@ -110,10 +133,33 @@ class SQLiteLabelStore(LabelStore):
 
     def decisions(self) -> list[LabelledExample]:
         """Every stored decision, in the order made (two people's decisions both)."""
+        examples: list[LabelledExample] = []
+        read = 0
         with closing(self._connect()) as db:
-            rows = db.execute(f"SELECT {COLUMNS} FROM decisions ORDER BY id").fetchall()
-        return [
-            LabelledExample(
+            try:
+                rows = db.execute(f"SELECT id, {COLUMNS} FROM decisions ORDER BY id")
+                for row in rows:
+                    read += 1
+                    example = self._example(row)
+                    if example is not None:
+                        examples.append(example)
+            except sqlite3.DatabaseError as err:
+                if not read:
+                    with self._translated("read"):
+                        raise
+                # A corrupt page mid-table: keep what was read before it, loudly.
+                warnings.warn(
+                    f"{self.path}: stopped reading after {read} rows ({err}); "
+                    f"{recovery_hint(self.path)}",
+                    stacklevel=2,
+                )
+        return examples
+
+    def _example(self, row: tuple) -> LabelledExample | None:
+        """The decision a row holds; None (with a warning naming the row) if it is bad."""
+        row_id, code, proposed, final, verdict, history, persona, labeller, created = row
+        try:
+            return LabelledExample(
                 code=code,
                 proposed=proposed,
                 final=final,
@@ -123,8 +169,9 @@ class SQLiteLabelStore(LabelStore):
                 labeller=labeller,
                 created=created,
             )
-            for code, proposed, final, verdict, history, persona, labeller, created in rows
-        ]
+        except (ValueError, TypeError) as err:  # InvalidArgumentError is a ValueError
+            warnings.warn(f"{self.path}: skipped row id {row_id}: {err}", stacklevel=3)
+            return None
 
     def load(self) -> list[LabelledExample]:
         """Every example once (the first decision of its kind), in the order made."""
@@ -134,12 +181,12 @@ class SQLiteLabelStore(LabelStore):
         return list(seen.values())
 
     def decided(self) -> set[tuple[str, str]]:
-        with closing(self._connect()) as db:
+        with closing(self._connect()) as db, self._translated("read"):
             return set(db.execute("SELECT DISTINCT code, proposed FROM decisions").fetchall())
 
     def count(self) -> int:
         """How many decisions are stored (every person's)."""
-        with closing(self._connect()) as db:
+        with closing(self._connect()) as db, self._translated("read"):
             return int(db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
 
 

@@ -26,6 +26,7 @@ from convenv.training.label_store import (
     LabelledExample,
     LabelStore,
 )
+from convenv.training.sqlite_file import DEFAULT_LOCK_TIMEOUT
 
 
 def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
@@ -255,6 +256,12 @@ def main(
         help="accept proposals whose goal check is at least this (0-1)",
     )
     parser.add_argument("--labeller", default="person", help="your name, kept with each decision")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help="seconds to wait for another writer of the store before failing",
+    )
     parser.add_argument("--seed", type=int, default=0, help="draws the persona and proposals")
     from convenv.arguments import add_speaker_arguments, speakers_from_arguments
 
@@ -268,7 +275,7 @@ def main(
 
     partner, interviewer, identifier = speakers_from_arguments(args)
     components = ChatAgents(partner, interviewer, identifier)
-    store = LabelStore(args.store)
+    store = LabelStore(args.store, lock_timeout=args.lock_timeout)
     known = teach_interviewer(interviewer, store.training_examples())
     print_fn(f"label store {store.path}: {known} earlier examples taught to the interviewer")
     try:

@@ -7,26 +7,31 @@ JSON Lines stays the import/export format (``convenv migrate-labels``).
 
 In a JSON Lines store every record is appended, flushed and fsynced under an
 exclusive file lock (the ``filelock`` package: it works where ``fcntl`` does not), so
-a crash loses at most the line being written and two writers never interleave. A
+a crash loses at most the line being written and two writers never interleave; a
+writer waits for the lock up to ``lock_timeout`` seconds, then a
+:class:`~convenv.errors.StoreError` says so. A
 torn, corrupted or malformed line is skipped with a warning naming the file and line
 when loading; identical examples load once.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from convenv.errors import DataFileError, InvalidArgumentError
+from convenv.errors import DataFileError, InvalidArgumentError, StoreError
 from convenv.training.jsonl import end_torn_line, read_jsonl_lines
+from convenv.training.sqlite_file import DEFAULT_LOCK_TIMEOUT
 
 VERDICTS = ("accept", "correct", "reject")
 # Who "decided" a proposal accepted without a person (above --auto-accept).
@@ -126,7 +131,7 @@ class LabelStore:
 
     path: Path
 
-    def __new__(cls, path: Path | str):
+    def __new__(cls, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
         if cls is LabelStore:
             from convenv.training.label_db import SQLiteLabelStore
 
@@ -178,19 +183,20 @@ class LabelStore:
 class JsonlLabelStore(LabelStore):
     """An append-only JSON Lines file of :class:`LabelledExample` records."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise InvalidArgumentError(
                 f"path={str(path)!r} is a directory; pass a .jsonl file path."
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock")
+        self.timeout = lock_timeout
+        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
 
     def append(self, example: LabelledExample) -> None:
         """Write one record durably (locked, flushed, fsynced) before returning."""
         line = (json.dumps(asdict(example), ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
+        with self._locked(), self._written():
             # A writer killed mid-line left a torn tail: end it (in bytes, so a tail
             # cut inside a multi-byte character is never decoded) so this record
             # starts on a line of its own.
@@ -199,6 +205,35 @@ class JsonlLabelStore(LabelStore):
                 handle.write(line)
                 handle.flush()
                 os.fsync(handle.fileno())
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self._lock.acquire()
+        except Timeout as err:
+            raise StoreError(
+                self.path,
+                f"could not be written: another process holds {self._lock.lock_file} "
+                f"(waited {self.timeout:g} s)",
+                "Stop the other writer, or wait for it and pass a longer --lock-timeout.",
+            ) from err
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _written(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as err:
+            fix = (
+                "Free space on its disk or move the store to another one; every record "
+                "acknowledged before this one is stored."
+                if err.errno == errno.ENOSPC
+                else "Check that its folder exists and that you may write to it."
+            )
+            raise StoreError(self.path, f"could not be written ({err.strerror})", fix) from err
 
     def _examples(self) -> Iterator[LabelledExample]:
         if not self.path.exists():
