@@ -32,14 +32,19 @@ CONFIGS = {
 }
 
 WORKER = r"""
-import json, sys, time
+import json, os, sys, time
+if os.environ.get("CONVENV_BASELINE"):
+    # The checkout's editable install would fill in modules the baseline lacks with
+    # this checkout's: the baseline worker imports its own tree alone.
+    sys.meta_path = [f for f in sys.meta_path if "Editable" not in getattr(f, "__name__", "")]
 import numpy as np
+import importlib.util
 try:
     from convenv.splits import training_personas
-    NAMES_ZERO_SHOT = True
-except ImportError:  # before 0.2: the zero-shot identifier had no name
+except ImportError:
     from convenv.training.splits import training_personas
-    NAMES_ZERO_SHOT = False
+# Before 0.2 (no convenv.speakers) the zero-shot identifier had no name: it was None.
+NAMES_ZERO_SHOT = importlib.util.find_spec("convenv.speakers") is not None
 from convenv.vec_env import BatchedDialogVecEnv
 
 configs = json.loads(sys.argv[1])
@@ -88,6 +93,7 @@ def start(python_path: Path | None, warmup: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if python_path is not None:
         env["PYTHONPATH"] = str(python_path)
+        env["CONVENV_BASELINE"] = "1"
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER, json.dumps(CONFIGS), str(warmup)],
         stdin=subprocess.PIPE,

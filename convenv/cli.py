@@ -51,6 +51,10 @@ SUBCOMMANDS = {
         "convenv.fidelity_cli",
         "the partner replayed in people's place on validation dialogs",
     ),
+    "report": (
+        "convenv.training.report",
+        "persona-consistency report of one partner model, beside people, with headroom",
+    ),
     "reference": ("convenv.reference_cli", "identifier accuracy on real Persona-Chat dialogs"),
     "prepare": ("convenv.prepare", "build every embedding cache once, before the jobs start"),
 }

@@ -224,7 +224,7 @@ def benchmark(
         runs[policy.name] = played(env, policy, seeds, options, batch_size, progress)
         if fits:
             calibration_seeds = [seed * 1_000_003 + 500_000 + k for k in range(fits)]
-            fitted = played(calibration_env, policy, calibration_seeds, None, batch_size, False)
+            fitted = played(calibration_env, policy, calibration_seeds, None, batch_size, progress)
             calibration[policy.name] = task.calibrate(fitted)
     bounds = [p.name for p in policies if is_cheating(p)]
     return summarize(
@@ -383,6 +383,7 @@ def run_bench(
             result = benchmark(
                 env, policies, args.repeats, args.seed, args.n_envs, args.progress,
                 label=label, runner=runner,
+                calibration_episodes=getattr(args, "calibration_episodes", None),
             )  # fmt: skip
         finally:
             if runner is not None:
@@ -418,6 +419,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive("--search-episodes"),
         default=256,
         help="train-persona episodes per candidate code in the best-fixed search",
+    )
+    parser.add_argument(
+        "--calibration-episodes",
+        type=int,
+        default=None,
+        help="train-persona episodes per policy that fit the report's threshold "
+        "(unset: the task's own; 0: none)",
     )
     parser.add_argument("--out", default="runs/bench", help="output directory")
 
