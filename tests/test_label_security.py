@@ -234,3 +234,21 @@ def test_listening_beyond_loopback_needs_accounts_and_a_host_name(store_path):
     stub_app(store_path)  # creates accounts beside the store
     nameless = serve_labels("--store", store_path, "--host", "0.0.0.0")
     assert nameless.returncode == 2 and "--allowed-host" in nameless.stderr
+
+
+def test_a_busy_port_is_one_line_before_anything_loads(store_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = serve_labels("--store", store_path, "--port", str(port))
+    assert done.returncode == 2 and f"--port {port}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_review_api_answers_json_without_asking(app):
+    client = local_client(app)
+    log_in(client, "ann")
+    assert set(client.get("/api/review").json()) == {"items", "sure", "csrf"}

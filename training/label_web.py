@@ -324,7 +324,9 @@ def create_app(
             state_app.fill_queue(state)
         items = [p.__dict__ for p in state.queue or []]
         sure = [p.__dict__ for p in state.sure]
-        return done(request, sid, "/review", {"items": items, "sure": sure, "csrf": state.csrf})
+        # An API route answers JSON whatever the Accept header says.
+        payload = {"items": items, "sure": sure, "csrf": state.csrf}
+        return with_cookie(request, JSONResponse(payload), sid)
 
     @app.post("/review/auto-accept")
     def accept_sure(request: Request, csrf: str = Form("")):
@@ -470,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.session_hours <= 0 or args.lock_timeout <= 0:
         parser.error("--session-hours and --lock-timeout must be positive")
     require_web()
+    port_is_free(args.host, args.port)  # a busy port is one line, before anything loads
     # The stores first: a bad one is one line and exit 2 before any model loads.
     LabelStore(args.store, lock_timeout=args.lock_timeout)
     accounts = Accounts(accounts_path(args.store), lock_timeout=args.lock_timeout)
