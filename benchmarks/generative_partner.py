@@ -1,12 +1,15 @@
-"""Env steps per second with a generative partner (``convenv build-partner``'s output,
-or the untrained packaged base): 1 env, 16 envs answered in one batched ``generate``,
-and 16 envs answered one at a time; float32 weights vs bf16 weights; side by side in
-one run, the settings interleaved so a noisy neighbour hits all of them.
+"""Env steps per second with a generative partner: the chat-template partner on
+SmolLM2-135M-Instruct (``--kind chat``, the default), or a PersonaGPT-layout model
+(``--kind personagpt``: ``convenv build-partner``'s output): 1 env, 16 envs answered
+in one batched ``generate``, and 16 envs answered one at a time; float32 weights vs
+bf16 weights; side by side in one run, the settings interleaved so a noisy neighbour
+hits all of them.
 
 The interviewer is the retrieval default (so the partner's generation is what is
 timed); answers are sampled with PersonaGPT's settings, up to ``--max-new-tokens``.
 
-Usage: python benchmarks/generative_partner.py [--model DIR] [--steps 3] [--threads 2]
+Usage: python benchmarks/generative_partner.py [--kind chat|personagpt] [--model M]
+       [--steps 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -46,19 +49,26 @@ def steps_per_second(partner, n_envs: int, steps: int) -> float:
 
 
 def main() -> None:
+    from convenv.agents.chat_model import ChatModelAgent
     from convenv.agents.personagpt import PersonaGPTAgent
     from convenv.devices import set_torch_threads
     from convenv.training.build_partner import default_partner_directory
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=str(default_partner_directory("smollm2")))
+    parser.add_argument("--kind", choices=("chat", "personagpt"), default="chat")
+    parser.add_argument(
+        "--model", default=None, help="unset: smollm2 (chat) or the built partner (personagpt)"
+    )
     parser.add_argument("--steps", type=int, default=3, help="timed vector steps per setting")
     parser.add_argument("--max-new-tokens", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     set_torch_threads(args.threads)
+    kind = ChatModelAgent if args.kind == "chat" else PersonaGPTAgent
+    if args.model is None:
+        args.model = "smollm2" if args.kind == "chat" else str(default_partner_directory("smollm2"))
     agents = {
-        precision: PersonaGPTAgent(
+        precision: kind(
             args.model, device="cpu", precision=precision, max_new_tokens=args.max_new_tokens
         )
         for precision in ("float32", "bfloat16")
@@ -74,7 +84,8 @@ def main() -> None:
             partner = OneAtATime(agent) if single else agent
             rates[name, precision] = steps_per_second(partner, n_envs, args.steps)
             print(f"  {name:24s} {precision:9s} {rates[name, precision]:7.2f} steps/s", flush=True)
-    print(f"\nmodel {args.model}, {args.threads} threads, {args.max_new_tokens} new tokens max\n")
+    print(f"\n{args.kind} partner, model {args.model}, {args.threads} threads, "
+          f"{args.max_new_tokens} new tokens max\n")  # fmt: skip
     print("| setting | float32 steps/s | bf16 steps/s | bf16 / float32 |")
     print("|---|---|---|---|")
     for name, _, _ in settings:

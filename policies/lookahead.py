@@ -47,7 +47,10 @@ class LookaheadPolicy(ActionPolicy):
                 "the lookahead plays through convenv.rollout.run_episodes (it needs the env "
                 "and each episode); it cannot act on observations alone."
             )
-        lanes = len(observations)
+        return self.fork_values(len(observations)).argmax(axis=1).astype(np.int64)  # ties: lower
+
+    def fork_values(self, lanes: int) -> np.ndarray:
+        """``(lanes, n_codes)``: each lane's value after each code, tried in forks."""
         trials = [(lane, code) for lane in range(lanes) for code in range(self.n_codes)]
         values = np.zeros((lanes, self.n_codes))
         for first in range(0, len(trials), self.batch_size):
@@ -56,4 +59,4 @@ class LookaheadPolicy(ActionPolicy):
             self.env.step_episodes(forks, [code for _, code in chunk])
             for (lane, code), fork in zip(chunk, forks, strict=True):
                 values[lane, code] = self.env.task.value(fork)
-        return values.argmax(axis=1).astype(np.int64)  # ties: the lower code
+        return values

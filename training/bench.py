@@ -405,8 +405,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="POLICY",
         help="the policies to compare (unset: the task's baselines). " + "; ".join(policy_lines()),
     )
+    add_episode_arguments(parser, repeats=1)
+    parser.add_argument("--out", default="runs/bench", help="output directory")
+
+
+def add_episode_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """How many episodes a benchmark plays, searches and calibrates on (report too)."""
     parser.add_argument(
-        "--repeats", type=positive("--repeats"), default=1, help="episodes per test persona"
+        "--repeats", type=positive("--repeats"), default=repeats, help="episodes per test persona"
     )
     parser.add_argument(
         "--limit",
@@ -427,7 +433,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="train-persona episodes per policy that fit the report's threshold "
         "(unset: the task's own; 0: none)",
     )
-    parser.add_argument("--out", default="runs/bench", help="output directory")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,14 +58,7 @@ class ForkProbe(LookaheadPolicy):
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         lanes = len(observations)
-        values = np.zeros((lanes, self.n_codes))
-        trials = [(lane, code) for lane in range(lanes) for code in range(self.n_codes)]
-        for first in range(0, len(trials), self.batch_size):
-            chunk = trials[first : first + self.batch_size]
-            forks = [self.env.fork(self._episodes[lane]) for lane, _ in chunk]
-            self.env.step_episodes(forks, [code for _, code in chunk])
-            for (lane, code), fork in zip(chunk, forks, strict=True):
-                values[lane, code] = self.env.task.value(fork)
+        values = self.fork_values(lanes)
         for lane in range(lanes):
             episode = self._episodes[lane]
             before = self.env.task.value(episode) if episode.metrics else 0.0

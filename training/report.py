@@ -69,25 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_speaker_arguments(parser, only=SPEAKER_OPTIONS)
-    parser.add_argument(
-        "--repeats", type=positive("--repeats"), default=4, help="episodes per test persona"
-    )
-    parser.add_argument(
-        "--limit", type=positive("--limit"), default=None, help="first N test personas only"
-    )
-    parser.add_argument(
-        "--search-episodes",
-        type=positive("--search-episodes"),
-        default=256,
-        help="train-persona episodes per candidate code in the best-fixed search",
-    )
-    parser.add_argument(
-        "--calibration-episodes",
-        type=int,
-        default=None,
-        help="train-persona episodes per policy fitting the accuracy threshold (unset: "
-        "the task's 256)",
-    )
+    from convenv.training.bench import add_episode_arguments
+
+    add_episode_arguments(parser, repeats=4)
     parser.add_argument(
         "--dialogs",
         type=positive("--dialogs"),
