@@ -8,6 +8,7 @@ Usage: python docs/make_screenshots.py
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,12 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     store = Path(tempfile.mkdtemp()) / "labels.sqlite"
+    secret = "screenshot-secret"
+    subprocess.run(
+        [sys.executable, "-m", "convenv.cli", "serve-labels", "users", "--store", str(store),
+         "add", "ann", "--admin", "--secret-env", "SCREENSHOT_SECRET"],
+        env={**os.environ, "SCREENSHOT_SECRET": secret}, check=True,
+    )  # fmt: skip
     server = subprocess.Popen(
         [
             sys.executable,
@@ -57,6 +64,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(url + "/login")
             page.fill("#name", "ann")
+            page.fill("#secret", secret)
             page.keyboard.press("Enter")
             page.wait_for_url("**/dialog")
             for key, then in (("1", "a"), ("2", "a"), ("6", None)):
