@@ -49,6 +49,8 @@ def provenance(run: dict) -> str:
 def section(title: str, directory: Path) -> str:
     run = manifest(directory)
     parts = [f"## {title}", "", provenance(run), ""]
+    if (directory / "report.md").exists():  # a report holds its parts' tables already
+        return "\n".join(parts + [report_body(directory / "report.md"), ""])
     found = False
     for name in TABLES:
         for path in sorted(directory.rglob(name)):
@@ -60,6 +62,17 @@ def section(title: str, directory: Path) -> str:
     if not found:
         raise SystemExit(f"{directory} holds none of {TABLES}")
     return "\n".join(parts)
+
+
+def report_body(path: Path) -> str:
+    """A report's tables one heading level down, without its title or its plots (the
+    plots stay in the run directory)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("# ") or line.startswith("!["):
+            continue
+        lines.append("#" + line if line.startswith("##") else line)
+    return "\n".join(lines).strip()
 
 
 def _value(row: dict, metric: str) -> str:
@@ -99,6 +112,48 @@ def readme_table(main: Path) -> str:
     return "\n".join(lines).rstrip()
 
 
+FIDELITY_FIGURES = ("reveal rate", "asked-about fact stated", "contradiction rate")
+
+
+def partners_table(reports: list[tuple[str, Path]]) -> str:
+    """One row per reported partner (and the people, from the replayed dialogs): best
+    fixed AUC per impostor kind, the headroom, the signal check and replay figures."""
+    loaded = [(title, json.loads((d / "report.json").read_text())) for title, d in reports]
+    kinds = [r["label"].split("impostor=")[-1] for r in loaded[0][1]["authentication"]]
+    head = [
+        "partner",
+        *(f"best fixed AUC, {k}" for k in kinds),
+        *(f"lookahead − best fixed, {k}" for k in kinds),
+        "model − constant (signal check)",
+        *FIDELITY_FIGURES,
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(value) -> str:
+        return f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
+
+    people = loaded[0][1]["fidelity"]
+    lines.append(
+        "| people (same dialogs) | " + " | ".join(["–"] * (2 * len(kinds) + 1))
+        + " | " + " | ".join(cell(people[f]["human"]) for f in FIDELITY_FIGURES) + " |"
+    )  # fmt: skip
+    for title, report in loaded:
+        results = report["authentication"]
+        best = [cell(r["rows"]["best-fixed"][r["headline"]]) for r in results]
+        bound = [
+            cell(
+                next(v for n, v in r["differences"].items() if n.startswith("lookahead"))[
+                    r["headline"]
+                ]
+            )
+            for r in results
+        ]
+        signal = cell(report["signal_check"]["model − constant"])
+        replay = [cell(report["fidelity"][f]["partner"]) for f in FIDELITY_FIGURES]
+        lines.append("| " + " | ".join([title, *best, *bound, signal, *replay]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--main", type=Path, required=True, help="the main job's run directory")
@@ -113,6 +168,21 @@ def main() -> None:
     if args.intro is not None:
         pages += [args.intro.read_text().strip(), ""]
     pages.append(section("The main job (`make run`)", args.main))
+    reports = [
+        (title, Path(d))
+        for title, _, d in (item.partition("=") for item in args.section)
+        if (Path(d) / "report.json").exists()
+    ]
+    if reports:
+        pages += [
+            "## Persona models under test (`convenv report`)",
+            "",
+            "Authentication on held-out personas and the replay of validation dialogs, "
+            "per partner; each report's section below names its command.",
+            "",
+            partners_table(reports),
+            "",
+        ]
     for item in args.section:
         title, _, directory = item.partition("=")
         pages.append(section(title, Path(directory)))
