@@ -105,3 +105,12 @@ def test_every_option_has_help_and_its_default_once(command, monkeypatch):
 def test_a_bare_convenv_prints_usage_and_exits_2(capsys):
     assert cli.main([]) == 2
     assert "usage: convenv <command>" in capsys.readouterr().err
+
+
+def test_finetune_on_a_missing_store_stops_before_loading_and_creates_nothing(tmp_path):
+    missing = tmp_path / "typo" / "labels.sqlite"
+    started = time.time()
+    done = run("finetune", "--model", "smollm2", "--labels", str(missing))
+    assert done.returncode == 2 and "does not exist" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert time.time() - started < 30 and not missing.parent.exists()

@@ -185,9 +185,12 @@ def test_bad_config_and_empty_store(tiny_dir, tmp_path):
         FinetuneConfig(task="dpo")
     with pytest.raises(ValueError, match="batch_size=0"):
         FinetuneConfig(batch_size=0)
+    with pytest.raises(ValueError, match=r"none\.jsonl' does not exist"):
+        FinetuneConfig(model=str(tiny_dir), labels=str(tmp_path / "none.jsonl"))
+    (tmp_path / "empty.jsonl").write_text("")
     empty = FinetuneConfig(
         model=str(tiny_dir),
-        labels=str(tmp_path / "none.jsonl"),
+        labels=str(tmp_path / "empty.jsonl"),
         out=str(tmp_path / "o"),
         device="cpu",
         progress=False,

@@ -129,6 +129,13 @@ class FinetuneConfig:
             raise InvalidArgumentError(f"action_share={self.action_share}; pass a share in [0, 1).")
         if self.lr <= 0:
             raise InvalidArgumentError(f"lr={self.lr}; pass a positive learning rate.")
+        # Checked before any model loads, and never created: opening a store at a
+        # mistyped path would leave an empty one there.
+        if self.task == "actions" and not Path(self.labels).is_file():
+            raise InvalidArgumentError(
+                f"labels={self.labels!r} does not exist; pass the label store that "
+                "`convenv label` or `convenv serve-labels` wrote."
+            )
         if self.max_minutes < 0:
             raise InvalidArgumentError(
                 f"max_minutes={self.max_minutes}; pass 0 (no budget) or a positive number."
