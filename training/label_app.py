@@ -4,11 +4,10 @@ export. :mod:`convenv.training.label_web` puts the routes around it."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -280,10 +279,3 @@ class LabelApp:
             "shared_items": len(shared),
             "agreement": agreeing / pairs if pairs else None,
         }
-
-    def export_lines(self):
-        """The store as JSON Lines, one record at a time (no file is written)."""
-        for example in self.store.load():
-            row = asdict(example)
-            row["history"], row["persona"] = list(row["history"]), list(row["persona"])
-            yield json.dumps(row, ensure_ascii=False) + "\n"

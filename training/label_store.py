@@ -165,15 +165,19 @@ class LabelStore:
         """``(code, proposed question)`` pairs already decided, by anyone."""
         return {(e.code, e.proposed) for e in self.load()}
 
+    def export_lines(self) -> Iterator[str]:
+        """The de-duplicated examples as JSON Lines, one line at a time."""
+        for example in self.load():
+            row = asdict(example)
+            row["history"], row["persona"] = list(row["history"]), list(row["persona"])
+            yield json.dumps(row, ensure_ascii=False) + "\n"
+
     def export(self, path: Path | str) -> Path:
         """A de-duplicated JSON Lines copy for ``datasets.load_dataset("json", ...)``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as handle:
-            for example in self.load():
-                row = asdict(example)
-                row["history"], row["persona"] = list(row["history"]), list(row["persona"])
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.writelines(self.export_lines())
         return path
 
     def __len__(self) -> int:

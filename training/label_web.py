@@ -404,7 +404,7 @@ def create_app(
         if away:
             return away
         return StreamingResponse(
-            state_app.export_lines(),
+            state_app.store.export_lines(),  # streamed: no file is written
             media_type="application/x-ndjson",
             headers={"content-disposition": 'attachment; filename="labels.jsonl"'},
         )
