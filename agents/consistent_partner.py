@@ -72,6 +72,8 @@ LADDER_CACHE = 20_000
 KNOWN_PERSONAS = 1400
 # Ranked responses judged at once: most answers take one of the first few.
 VERDICT_CHUNK = 8
+# Dialog prefixes whose stated facts are kept (a running dialog needs only its last).
+STATED_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class ConsistentPartner:
         # persona -> {pool response index: Verdict, text: PartEvidence}
         self._known: dict[tuple[str, ...], dict] = {}
         self._response_vector_cache: dict[int, np.ndarray] = {}
+        self._stated_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
         self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
@@ -588,12 +591,14 @@ class ConsistentPartner:
         persona, utterances = tuple(persona), tuple(utterances)
         if not utterances:
             return np.zeros(len(persona), bool)
-        known = self._persona_cache(persona)
-        key = ("stated", utterances)
-        found = known.get(key)
+        key = (persona, utterances)
+        found = self._stated_cache.get(key)
         if found is None:
             found = self._stated(persona, utterances[1:]) | (
                 self.part(persona, utterances[0]).own >= REVEAL_SIMILARITY
             )
-            known[key] = found
+            self._stated_cache[key] = found
+            # Bounded: a key per dialog prefix would otherwise grow with every turn played.
+            if len(self._stated_cache) > STATED_CACHE:
+                self._stated_cache.pop(next(iter(self._stated_cache)))
         return found
