@@ -221,6 +221,22 @@ def test_selfplay_rerun_refuses_resumes_or_overwrites(tmp_path, default_componen
     assert len(list(read_jsonl(out))) == 3
 
 
+def test_shards_an_interrupted_ray_run_left_are_merged_once_into_the_named_file(tmp_path):
+    from convenv.training.jsonl import JsonlWriter
+    from convenv.training.selfplay import episode_files, merge_shards, shard_file
+
+    out = tmp_path / "episodes.jsonl"
+    for path, seeds in ((out, [0, 1]), (shard_file(out, 0), [3, 1]), (shard_file(out, 1), [2])):
+        with JsonlWriter(path) as writer:
+            for seed in seeds:
+                writer.write({"seed": seed})
+    # Seed 1 reached the file before a crash cut the merge short: it is not added twice.
+    assert merge_shards(out) == 2
+    assert [r["seed"] for r in read_jsonl(out)] == [0, 1, 2, 3]
+    assert episode_files(out) == [out]
+    assert merge_shards(out) == 0
+
+
 def test_ctrl_c_keeps_episodes_and_exits_130(tmp_path, default_components):
     out = tmp_path / "interrupted.jsonl"
     code = (

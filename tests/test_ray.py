@@ -75,8 +75,9 @@ def test_sharded_selfplay_streams_shards_equal_to_one_process(ray_cluster, tmp_p
         result = selfplay(env, "random", 10, out, seed=2, batch_size=3, progress=False,
                           runner=runner)  # fmt: skip
         assert result.written == 10
-        files = episode_files(out)
-        assert [f.name for f in files] == ["episodes.part-000.jsonl", "episodes.part-001.jsonl"]
+        # The workers' shards are merged into the file the run names, in seed order.
+        assert [f.name for f in episode_files(out)] == ["episodes.jsonl"]
+        assert out.read_text() == local.read_text()
         assert [r.to_dict() for r in read_episodes(out)] == [
             r.to_dict() for r in read_episodes(local)
         ]
@@ -178,12 +179,21 @@ def test_a_two_trial_tune_sweep_runs_and_reports(ray_cluster, tmp_path):
 def test_bench_and_selfplay_take_ray_on_the_command_line(ray_cluster, tmp_path, capsys):
     import json
 
+    import datasets
+
     from convenv.training import bench, selfplay
     from convenv.training.selfplay import read_episodes
 
     common = ["--ray", "--ray-workers", "2", "--max-turns", "2", "--no-progress"]
     assert selfplay.main([*common, "--episodes", "4", "--out", str(tmp_path / "sp.jsonl")]) == 0
     assert [r.seed for r in read_episodes(tmp_path / "sp.jsonl")] == [0, 1, 2, 3]
+    assert f"wrote 4 episodes to {tmp_path / 'sp.jsonl'}" in capsys.readouterr().out
+    # The file it names is the file a user loads, with Hugging Face datasets too.
+    loaded = datasets.load_dataset(
+        "json", data_files=str(tmp_path / "sp.jsonl"), cache_dir=str(tmp_path / "hf")
+    )["train"]
+    assert sorted(loaded["seed"]) == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.glob("sp*.jsonl")) == ["sp.jsonl"]
     assert bench.main([*common, "--limit", "3", "--policies", "random", "fixed:0",
                        "--out", str(tmp_path / "bench")]) == 0  # fmt: skip
     result = json.loads((tmp_path / "bench" / "results.json").read_text())

@@ -128,7 +128,8 @@ class RayEpisodeRunner:
         batch_size: int,
         progress: bool,
     ) -> int:
-        """Self-play: worker ``w`` appends its shard's episodes to ``NAME.part-w.jsonl``."""
+        """Self-play: worker ``w`` appends its shard's episodes to ``NAME.part-w.jsonl``
+        (:func:`~convenv.training.selfplay.merge_shards` merges them into ``out``)."""
         from convenv.training.selfplay import shard_file
 
         seeds, personas = list(seeds), [list(p) for p in env.personas]

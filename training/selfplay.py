@@ -51,7 +51,8 @@ class SelfPlayResult:
 
 
 def shard_files(out: Path) -> list[Path]:
-    """The per-worker files ``selfplay --ray`` wrote beside ``out`` (``NAME.part-K.jsonl``)."""
+    """The per-worker files ``selfplay --ray`` streams to beside ``out``
+    (``NAME.part-K.jsonl``) until the run merges them into ``out``."""
     return sorted(out.parent.glob(f"{out.stem}.part-*{out.suffix}"))
 
 
@@ -87,6 +88,23 @@ def write_episodes(
     return written
 
 
+def merge_shards(out: Path) -> int:
+    """Append the episodes of ``out``'s Ray shards to ``out`` in seed order, then remove
+    the shards; returns how many were added. A seed already in ``out`` is not added
+    again, so a merge cut short by a crash is finished by the next one."""
+    shards = shard_files(out)
+    if not shards:
+        return 0
+    held = {row.get("seed") for row in read_jsonl(out)} if out.exists() else set()
+    rows = [row for path in shards for row in read_jsonl(path) if row.get("seed") not in held]
+    with JsonlWriter(out) as writer:  # each line fsynced before any shard goes
+        for row in sorted(rows, key=lambda r: r.get("seed", 0)):
+            writer.write(row)
+    for path in shards:
+        path.unlink()
+    return len(rows)
+
+
 def _lines(paths: list[Path]) -> int:
     return sum(1 for path in paths for _ in read_jsonl(path))
 
@@ -105,8 +123,10 @@ def selfplay(
     """Write ``episodes`` episodes to ``out`` (one per seed ``seed*1_000_003 + k``).
 
     With ``runner`` (a :class:`~convenv.training.ray_rollout.RayEpisodeRunner`) the
-    seeds are sharded over Ray workers, each streaming to its own file beside ``out``
-    (:func:`episode_files` lists them; :func:`read_episodes` reads them all).
+    seeds are sharded over Ray workers, each streaming to its own file beside ``out``;
+    when they finish the shards are merged into ``out`` (:func:`merge_shards`), so the
+    run leaves exactly the file it names. Shards an interrupted run left are merged by
+    ``--resume``.
     """
     if mode not in MODES:
         raise InvalidArgumentError(f"mode={mode!r}; pass one of {MODES}.")
@@ -135,6 +155,7 @@ def selfplay(
             written = write_episodes(env, policy, todo, out, batch_size, progress)
         else:
             written = runner.write(env, policy, todo, out, batch_size, progress)
+        merge_shards(out)  # also what an interrupted Ray run left
     except KeyboardInterrupt:
         # Counted from the files: Ctrl-C may land between a finished write and the count.
         raise SelfPlayInterrupted(_lines(episode_files(out)) - len(earlier), out) from None
@@ -193,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                           args.progress, mode, runner)  # fmt: skip
     except SelfPlayInterrupted as stop:
         print(f"convenv selfplay: {stop}")
+        if shard_files(out):
+            print(f"the Ray workers' episodes are in {out.stem}.part-*; --resume merges them")
         return 130
     finally:
         if runner is not None:
