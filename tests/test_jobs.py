@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from stable_baselines3 import PPO
 
 from convenv import cli
 from convenv.config import EnvConfig
@@ -27,12 +28,12 @@ def test_cli_lists_subcommands_and_rejects_unknown(capsys):
     assert "unknown command 'fly'" in capsys.readouterr().err
 
 
-def test_train_saves_model_settings_and_logs(tmp_path, default_components):
+def test_train_saves_model_settings_and_logs(tmp_path, default_components, capsys):
     out = tmp_path / "train"
     code = train_policy.main(
         [
             "--timesteps",
-            "256",
+            "250",
             "--n-envs",
             "4",
             "--max-turns",
@@ -48,7 +49,12 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
     )
     assert code == 0
     settings = json.loads((out / "settings.json").read_text())
-    assert settings["algorithm"] == "ppo" and settings["timesteps"] == 256
+    assert settings["algorithm"] == "ppo" and settings["timesteps"] == 250
+    # PPO collects 4 envs x 16 steps at a time: it runs 256 steps, and says so up front
+    # (the progress bar's total is the 256 it reaches, not 250).
+    assert "training 256 steps (--timesteps 250)" in capsys.readouterr().out
+    assert settings["timesteps_run"] == 256
+    assert PPO.load(out / "model.zip", device="cpu").num_timesteps == 256
     with pytest.raises(ValueError, match="--overwrite"):  # two runs' logs must not mix
         train_policy.train(train_policy.TrainConfig(out=str(out), timesteps=64))
     with (out / "progress.csv").open() as handle:
@@ -58,7 +64,7 @@ def test_train_saves_model_settings_and_logs(tmp_path, default_components):
     assert list(out.glob("events.out.tfevents*"))  # TensorBoard
     assert (out / "model.zip").exists() and (out / "best" / "best_model.zip").exists()
     run = json.loads((out / "run.json").read_text())
-    assert run["job"] == "train" and run["config"]["timesteps"] == 256
+    assert run["job"] == "train" and run["config"]["timesteps"] == 250
     assert run["versions"]["torch"] and run["versions"]["stable-baselines3"]
     assert run["seeds"]["train"] == 0 and run["seconds"] > 0
 

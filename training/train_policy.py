@@ -233,6 +233,23 @@ def algorithm_kwargs(config: TrainConfig) -> dict:
     return kwargs
 
 
+def steps_per_collection(model) -> int:
+    """Env steps SB3 collects between two checks of ``total_timesteps``: a whole rollout
+    (``n_steps`` × envs) for PPO and A2C, ``train_freq`` steps × envs for DQN."""
+    if hasattr(model, "n_steps"):
+        return int(model.n_steps * model.n_envs)
+    frequency = getattr(model, "train_freq", None)
+    if frequency is not None and str(getattr(frequency, "unit", "step")).endswith("step"):
+        return int(frequency.frequency * model.n_envs)
+    return int(model.n_envs)
+
+
+def timesteps_to_run(asked: int, chunk: int) -> int:
+    """``asked`` rounded up to whole collections of ``chunk`` steps: what SB3 runs
+    (it stops only between collections), so the progress bar's total is what it reaches."""
+    return -(-asked // chunk) * chunk
+
+
 def fresh_run_directory(config: TrainConfig, markers: Sequence[str]) -> Path:
     """``config.out``, created; an earlier run in it (any of ``markers``) is refused, or
     removed with ``overwrite``: two runs' logs must not mix."""
@@ -314,15 +331,26 @@ def train(config: TrainConfig, report: Callable[[dict], None] | None = None) -> 
         callback_after_eval=ReportAfterEvaluation(report) if report is not None else None,
     )
     task = env.get_attr("task", [0])[0]
+    timesteps = timesteps_to_run(config.timesteps, steps_per_collection(model))
+    if timesteps != config.timesteps:
+        print(
+            f"convenv train: {config.algorithm.upper()} collects "
+            f"{steps_per_collection(model):,} env steps at a time: training "
+            f"{timesteps:,} steps (--timesteps {config.timesteps:,})"
+        )
     started = time.time()
     model.learn(
-        total_timesteps=config.timesteps,
+        total_timesteps=timesteps,
         callback=CallbackList([EpisodeMetricsCallback(task), evaluation]),
         progress_bar=config.progress,
     )
     model_path = out / "model.zip"
     model.save(str(model_path))
-    settings = {**config.to_dict(), "wall_seconds": round(time.time() - started, 1)}
+    settings = {
+        **config.to_dict(),
+        "timesteps_run": int(model.num_timesteps),
+        "wall_seconds": round(time.time() - started, 1),
+    }
     if cloned is not None:
         settings["warm_start_agreement"] = round(cloned, 4)
     if evaluation.evaluations_results:
