@@ -87,8 +87,18 @@ def test_label_a_dialog_with_the_keyboard(browser, live):
     assert page.locator(".turn").count() == 4
     assert "what do you do for a living?" in page.inner_text("#dialog")
     shoot(page, "dialog")
-    verdicts = [(d.verdict, d.labeller) for d in LabelStore(store).decisions()]
-    assert verdicts == [("accept", "ann"), ("correct", "ann")]
+    page.keyboard.press("1")  # "1" then "0": code 10, not code 1 then code 0
+    page.keyboard.press("0")
+    page.wait_for_selector("#proposed")
+    page.keyboard.press("a")
+    page.wait_for_selector("#code-0")
+    decisions = LabelStore(store).decisions()
+    assert [(d.verdict, d.labeller) for d in decisions] == [
+        ("accept", "ann"), ("correct", "ann"), ("accept", "ann")
+    ]  # fmt: skip
+    assert [d.code for d in decisions] == [
+        "ask about pets.", "talk about travel.", "talk about politics."
+    ]  # fmt: skip
 
 
 def test_review_with_shortcuts(browser, live):
