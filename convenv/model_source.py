@@ -18,6 +18,12 @@ PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# A packaged model's hub id and licence, for the model cards of what is trained from it.
+PACKAGED_MODEL_CARDS: dict[str, tuple[str, str]] = {
+    "smollm2": ("HuggingFaceTB/SmolLM2-135M-Instruct", "apache-2.0"),
+}
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """What ``from_pretrained`` needs: a hub name or directory, and a GGUF file in it."""

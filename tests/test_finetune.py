@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from convenv.agents.base import DialogContext
@@ -14,6 +15,7 @@ from convenv.tiny_models import build_tiny_personagpt
 from convenv.training.finetune import (
     FinetuneConfig,
     _capped,
+    base_model_card,
     evaluate_loss,
     finetune,
     oversample,
@@ -108,7 +110,26 @@ def test_finetuning_lowers_loss_changes_weights_and_reloads(tiny_dir, store, tmp
     n_positions = json.loads((out / "config.json").read_text())["n_positions"]
     assert tokenizer_config["model_max_length"] == n_positions
     card = (out / "README.md").read_text()
-    assert f"base_model: {tiny_dir}" in card and "| action |" in card
+    assert "| action |" in card and tiny_dir.name in card
+    assert str(tmp_path) not in card and str(tiny_dir) not in card  # no local paths
+    metadata = ModelCard.load(out / "README.md").data
+    assert metadata.base_model is None  # a local directory with no card: no hub lineage
+    assert metadata.license == "unknown" and metadata.datasets == ["convai-challenge/conv_ai_2"]
+    # A model trained from this one names this one's lineage and licence.
+    (tiny_dir / "README.md").write_text(
+        "---\nbase_model: openai-community/gpt2\nlicense: mit\n---\n# tiny\n"
+    )
+    try:
+        assert base_model_card(str(tiny_dir))[:2] == ("openai-community/gpt2", "mit")
+    finally:
+        (tiny_dir / "README.md").unlink()
+
+
+def test_model_cards_name_hub_models_and_the_packaged_model_by_hub_id():
+    hub_id, licence, named = base_model_card("smollm2")
+    assert "smollm2" in named
+    assert (hub_id, licence) == ("HuggingFaceTB/SmolLM2-135M-Instruct", "apache-2.0")
+    assert base_model_card("af1tang/personaGPT")[:2] == ("af1tang/personaGPT", "unknown")
 
 
 def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):
@@ -129,6 +150,16 @@ def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):
     assert (out / "model.safetensors").exists()  # the final model at the top
     assert finetune(FinetuneConfig(max_steps=5, **common))["steps"] == 5
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-5"]
+    # Only the newest checkpoint keeps the optimizer state (twice the weights): the older
+    # one is a model; the model at the top is the final checkpoint's files, not a copy.
+    older, newest = out / "checkpoint-3", out / "checkpoint-5"
+    assert not (older / "training_state.pt").exists() and (newest / "training_state.pt").exists()
+    load_file(older / "model.safetensors")
+    assert (out / "model.safetensors").samefile(newest / "model.safetensors")
+    size = {p: sum(f.stat().st_size for f in p.iterdir()) for p in (older, newest)}
+    assert size[older] < 0.5 * size[newest]
+    assert finetune(FinetuneConfig(max_steps=6, **common))["steps"] == 6  # resumes from 5
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-5", "checkpoint-6"]
 
 
 @pytest.mark.slow

