@@ -14,6 +14,7 @@ the batch size, the order, the other texts or the machine's thread setting.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,22 +140,37 @@ class SentenceEncoder:
             digest.update(text.encode())
             digest.update(b"\0")
         file = cache_dir / f"embeddings-{digest.hexdigest()[:20]}.npy"
+        step = self.batch_size * 8
+        parts = file.with_name(f"{file.stem}.parts-{step}")
         matrix = cached_build(
             file,
             lambda path: self._load_cached(path, len(texts)),
-            lambda: self._encode_all(texts, desc),
+            lambda: self._encode_all(texts, desc, step, parts),
             _save_matrix,
         )
+        shutil.rmtree(parts, ignore_errors=True)  # the whole matrix is there now
         self.remember(texts, matrix)
         return matrix
 
-    def _encode_all(self, texts: list[str], desc: str) -> np.ndarray:
+    def _encode_all(
+        self, texts: list[str], desc: str, step: int, parts: Path | None = None
+    ) -> np.ndarray:
+        """Embed ``texts`` ``step`` at a time. Each finished chunk is kept in ``parts``
+        (written whole or not at all), so a build that is stopped resumes at the first
+        chunk it lacks; a chunk's rows do not depend on the others, so the result is
+        the one an uninterrupted build gives."""
         from tqdm.auto import tqdm
 
-        chunks = []
-        step = self.batch_size * 8
-        for start in tqdm(range(0, len(texts), step), desc=desc, unit="chunk"):
-            chunks.append(self.encode(texts[start : start + step]))
+        starts = range(0, len(texts), step)
+        chunks = [_load_part(parts, start, len(texts[start : start + step]), self.dim)
+                  for start in starts]  # fmt: skip
+        done = sum(chunk is not None for chunk in chunks)
+        with tqdm(total=len(starts), initial=done, desc=desc, unit="chunk") as bar:
+            for k, start in enumerate(starts):
+                if chunks[k] is None:
+                    chunks[k] = self.encode(texts[start : start + step])
+                    _save_part(parts, start, chunks[k])
+                    bar.update(1)
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
 
     def _load_cached(self, file: Path, rows: int) -> np.ndarray | None:
@@ -176,6 +192,32 @@ class SentenceEncoder:
             return matrix
         warnings.warn(f"rebuilding the embedding cache {file}: {problem}.", stacklevel=4)
         return None
+
+
+def _part_file(parts: Path, start: int) -> Path:
+    return parts / f"{start:09d}.npy"
+
+
+def _load_part(parts: Path | None, start: int, rows: int, dim: int) -> np.ndarray | None:
+    """A chunk an earlier, stopped build kept, if it is sound; else None."""
+    if parts is None or not _part_file(parts, start).exists():
+        return None
+    try:
+        chunk = np.load(_part_file(parts, start), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    sound = chunk.shape == (rows, dim) and chunk.dtype == np.float32
+    return chunk if sound and np.isfinite(chunk).all() else None
+
+
+def _save_part(parts: Path | None, start: int, chunk: np.ndarray) -> None:
+    if parts is None:
+        return
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+        write_atomically(_part_file(parts, start), lambda handle: np.save(handle, chunk))
+    except OSError:  # an unwritable cache: the build goes on, it only cannot resume
+        pass
 
 
 class one_cpu_thread:

@@ -5,7 +5,8 @@ persona facts (minutes on a CPU) and writes them to ``$CONVENV_CACHE``. Run this
 per machine (or once on shared storage that every machine mounts as
 ``CONVENV_CACHE``) so that training workers, notebook kernels and CI start warm.
 Concurrent builders of the same file build it once (a file lock), so running it on
-several machines that share the cache is safe.
+several machines that share the cache is safe. A build that is stopped keeps every
+chunk it finished: run it again and it goes on from the first chunk it lacks.
 """
 
 from __future__ import annotations

@@ -56,12 +56,39 @@ def test_an_unwritable_cache_directory_keeps_the_matrix_in_memory(tmp_path, enco
     assert matrix.shape == (40, 384) and np.isfinite(matrix).all()
 
 
+def test_a_stopped_build_resumes_at_the_first_chunk_it_lacks(tmp_path):
+    """Ctrl-C in the middle of a build keeps the finished chunks; the rerun embeds only
+    the rest, and its matrix is bit for bit the one an uninterrupted build gives."""
+    calls = []
+
+    class Stopping(SentenceEncoder):
+        stop_at: int | None = 3
+
+        def encode(self, texts, show_progress=False):
+            if len(calls) == self.stop_at:
+                raise KeyboardInterrupt
+            calls.append(texts[0])
+            return super().encode(texts, show_progress)
+
+    stopping = Stopping(device="cpu", batch_size=1)  # chunks of 8 sentences: 5 of them
+    with pytest.raises(KeyboardInterrupt):
+        stopping.encode_corpus(TEXTS, tmp_path / "a")
+    (parts,) = (tmp_path / "a").glob("embeddings-*.parts-8")
+    assert len(list(parts.glob("*.npy"))) == 3 and not list((tmp_path / "a").glob("*.npy"))
+    stopping.stop_at = None
+    resumed = stopping.encode_corpus(TEXTS, tmp_path / "a")
+    assert calls == [TEXTS[0], TEXTS[8], TEXTS[16], TEXTS[24], TEXTS[32]]  # none twice
+    assert not parts.exists()  # the whole matrix replaced its chunks
+    whole = SentenceEncoder(device="cpu", batch_size=1).encode_corpus(TEXTS, tmp_path / "b")
+    assert np.array_equal(resumed, whole)
+
+
 def _build(cache_dir: str, log: str) -> None:
     class Counting(SentenceEncoder):
-        def _encode_all(self, texts, desc):
+        def _encode_all(self, texts, desc, step, parts=None):
             with open(log, "a") as handle:
                 handle.write("built\n")
-            return super()._encode_all(texts, desc)
+            return super()._encode_all(texts, desc, step, parts)
 
     Counting(device="cpu").encode_corpus(TEXTS, cache_dir)
 
