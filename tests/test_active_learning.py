@@ -115,8 +115,36 @@ def test_an_off_code_question_clause_is_not_auto_accepted(default_components):
     judge = calibrated_judge(default_components.encoder, ActionSet())
     off = "i love to travel as well, what else do you like to do?"
     assert question_clause(off) == "what else do you like to do?"
-    # Confidence alone would accept it: the statement part is about travel.
-    assert judge.confidence([off], ["talk about travel."])[0] > 0.99
+    # The topic softmax alone would accept it (the statement part is about travel);
+    # the calibrated confidence does not.
+    assert judge.topic_probability([off], ["talk about travel."])[0] > 0.99
+    assert judge.confidence([off], ["talk about travel."])[0] < 0.5
     on = "where was the last place you went on vacation?"
     ok = judge.auto_acceptable([off, on], ["talk about travel.", "talk about travel."], 0.9)
     assert ok.tolist() == [False, True]
+
+
+def test_the_goal_check_is_calibrated_on_held_out_hand_labels(default_components, tmp_path):
+    """Out of fold on the hand-labelled proposals, the calibrated confidence's expected
+    calibration error is a fraction of the topic softmax's, and a 0.9 auto-accept lets
+    far fewer misfits through; the review queue puts doubtful proposals first."""
+    from convenv.training.goal_calibration import cross_validated, plot_reliability
+    from convenv.training.goal_judge import read_goal_proposals
+    from convenv.training.label_session import calibrated_judge
+
+    def make_judge():
+        judge = GoalJudge(default_components.encoder)
+        judge.calibrate(*read_goal_questions())
+        return judge
+
+    questions, codes, fits = read_goal_proposals()
+    assert len(questions) == 440 and 50 < fits.count(False) < 100
+    check = cross_validated(make_judge, questions, codes, fits)
+    before, after = check.row("before", check.before, 0.9), check.row("after", check.after, 0.9)
+    assert after["ece"] < 0.05 and after["ece"] < before["ece"] / 2
+    assert after["misfits_auto_accepted"] < before["misfits_auto_accepted"] / 2
+    assert plot_reliability(check, tmp_path / "r.png").stat().st_size > 10_000
+    judge = calibrated_judge(default_components.encoder, ActionSet())
+    proposed = ["do you like yoga?", "are you into politics?"]
+    order = judge.review_order(proposed, ["talk about politics."] * 2)
+    assert order == [0, 1]

@@ -5,14 +5,18 @@ all codes of its similarity to them: ``confidence(question, code)`` is the
 probability that ``code`` is the question's topic. Active learning shows the person
 the proposals with the lowest confidence first.
 
-Confidence alone is not enough to accept a proposal without a person: an
-interviewer whose question banks were labelled by the same similarity to the code
-descriptions is, by construction, confident about everything it proposes (0.98-1.00,
-off-code questions included). :meth:`GoalJudge.auto_acceptable` therefore also asks
-a second, example-based signal about the part that asks: the codes of the
-hand-labelled questions (``data/goal_questions.csv``) nearest the proposal's
-question clause ("i love to travel as well, *what else do you like to do?*") must
-agree with the proposal's code.
+The topic softmax alone is not a confidence: an interviewer whose question banks
+were labelled by the same similarity to the code descriptions is, by construction,
+sure of everything it proposes (0.98-1.00, off-code questions included). So
+:meth:`GoalJudge.fit_acceptance` fits a logistic model of "a person would accept
+this question for this code" on hand-labelled proposals (``data/goal_proposals.csv``:
+the interviewer's question banks, each question marked as fitting its code or not)
+from three signals: the softmax of the whole question, the softmax of its question
+clause ("i love to travel as well, *what else do you like to do?*"), and the share
+of the nearest hand-labelled questions (``data/goal_questions.csv``) that carry the
+code. :meth:`GoalJudge.confidence` is then that calibrated probability; the review
+queue's order and auto-accept follow it. :meth:`GoalJudge.auto_acceptable` also
+still asks the nearest labelled questions to agree on the code.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from convenv.data import data_file
 from convenv.errors import InvalidArgumentError
 
 GOAL_QUESTIONS = data_file("goal_questions.csv")
+GOAL_PROPOSALS = data_file("goal_proposals.csv")
+# Nearest hand-labelled questions whose codes vote on a proposal's code.
+NEIGHBOURS = 5
 
 
 _QUESTION_START = re.compile(
@@ -63,6 +70,8 @@ class GoalJudge:
         self.codes: list[ActionCode] = list(actions if actions is not None else ActionSet())
         self._vectors = self._describe(self.codes)
         self._examples: tuple[np.ndarray, list[str]] | None = None
+        # Logistic weights and intercept over acceptance_features (fit_acceptance).
+        self._acceptance: tuple[np.ndarray, float] | None = None
 
     def _describe(self, codes: Sequence[ActionCode]) -> np.ndarray:
         # Label and description together: the label names the topic, the description
@@ -88,11 +97,48 @@ class GoalJudge:
         weights = np.exp(logits)
         return weights / weights.sum(axis=1, keepdims=True)
 
-    def confidence(self, questions: Sequence[str], codes: Sequence[str]) -> np.ndarray:
-        """P(code | question) for each (question, code) pair."""
+    def topic_probability(self, questions: Sequence[str], codes: Sequence[str]) -> np.ndarray:
+        """P(code | question) of the topic softmax, for each (question, code) pair."""
         columns = [self._index(c) for c in codes]
         probs = self.probabilities(questions)
         return probs[np.arange(len(questions)), columns]
+
+    def confidence(self, questions: Sequence[str], codes: Sequence[str]) -> np.ndarray:
+        """How sure the check is that each question fits its code: the calibrated
+        probability of :meth:`fit_acceptance` once fitted, else the topic softmax."""
+        if self._acceptance is None:
+            return self.topic_probability(questions, codes)
+        weights, intercept = self._acceptance
+        logits = self.acceptance_features(questions, codes) @ weights + intercept
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def acceptance_features(self, questions: Sequence[str], codes: Sequence[str]) -> np.ndarray:
+        """``(n, 3)``: log-odds of the topic softmax for the whole question and for its
+        question clause, and the share of the nearest labelled questions with the code
+        (needs :meth:`calibrate` first)."""
+        clauses = [question_clause(q) or q for q in questions]
+        whole = self.topic_probability(questions, codes)
+        clause = self.topic_probability(clauses, codes)
+        prompts = [self._prompt(c) for c in codes]
+        votes = self._neighbour_votes(clauses, NEIGHBOURS)
+        shares = [v.get(p, 0) / NEIGHBOURS for v, p in zip(votes, prompts, strict=True)]
+        return np.column_stack([_log_odds(whole), _log_odds(clause), np.array(shares)])
+
+    def fit_acceptance(
+        self, questions: Sequence[str], codes: Sequence[str], fits: Sequence[bool]
+    ) -> None:
+        """Fit :meth:`confidence` to hand labels: ``fits[i]`` says whether a person
+        accepts ``questions[i]`` for ``codes[i]`` (logistic regression over
+        :meth:`acceptance_features`; needs :meth:`calibrate` first)."""
+        from sklearn.linear_model import LogisticRegression
+
+        labels = np.asarray(fits, dtype=int)
+        if len(set(labels.tolist())) < 2:
+            raise InvalidArgumentError(
+                "fits holds one class only; pass proposals that fit and ones that do not."
+            )
+        model = LogisticRegression(C=1.0).fit(self.acceptance_features(questions, codes), labels)
+        self._acceptance = (model.coef_[0].astype(float), float(model.intercept_[0]))
 
     def predict(self, questions: Sequence[str]) -> list[str]:
         """The most likely code prompt of each question."""
@@ -129,6 +175,12 @@ class GoalJudge:
     def neighbour_codes(self, questions: Sequence[str], k: int = 3) -> list[str]:
         """For each question, the most common code among its ``k`` nearest hand-labelled
         questions (ties: the nearest); needs :meth:`calibrate` first."""
+        # A tie goes to the nearest: votes are counted in order of nearness.
+        return [max(votes, key=votes.__getitem__) for votes in self._neighbour_votes(questions, k)]
+
+    def _neighbour_votes(self, questions: Sequence[str], k: int) -> list[dict[str, int]]:
+        """For each question, ``{code prompt: votes}`` of its ``k`` nearest hand-labelled
+        questions, nearest first."""
         if self._examples is None:
             raise InvalidArgumentError(
                 "the goal judge has no labelled examples; call calibrate() first."
@@ -137,11 +189,10 @@ class GoalJudge:
         similarity = self.encoder.encode(list(questions)) @ vectors.T
         out = []
         for row in similarity:
-            nearest = np.argsort(-row, kind="stable")[:k]
             votes: dict[str, int] = {}
-            for j in nearest:
+            for j in np.argsort(-row, kind="stable")[:k]:
                 votes[labels[j]] = votes.get(labels[j], 0) + 1
-            out.append(max(votes, key=votes.__getitem__))  # a tie goes to the nearest
+            out.append(votes)
         return out
 
     def auto_acceptable(
@@ -169,3 +220,23 @@ def read_goal_questions(path: Path | str = GOAL_QUESTIONS) -> tuple[list[str], l
     if not rows or set(rows[0]) != {"code", "question"}:
         raise InvalidArgumentError(f"{path}: expected a CSV with columns code,question.")
     return [r["question"] for r in rows], [r["code"] for r in rows]
+
+
+def read_goal_proposals(
+    path: Path | str = GOAL_PROPOSALS,
+) -> tuple[list[str], list[str], list[bool]]:
+    """Hand-labelled proposals: ``(questions, code prompts, fits)``."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or set(rows[0]) != {"code", "question", "fits"}:
+        raise InvalidArgumentError(f"{path}: expected a CSV with columns code,question,fits.")
+    return (
+        [r["question"] for r in rows],
+        [r["code"] for r in rows],
+        [r["fits"] == "1" for r in rows],
+    )
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)  # a softmax of 1.0 is a float's rounding, not certainty
+    return np.log(p) - np.log1p(-p)

@@ -19,7 +19,7 @@ from convenv.actions import ActionSet, code_from_string
 from convenv.agents.base import DialogContext
 from convenv.cli import plain
 from convenv.personachat import load_personas
-from convenv.training.goal_judge import GoalJudge, read_goal_questions
+from convenv.training.goal_judge import GoalJudge, read_goal_proposals, read_goal_questions
 from convenv.training.label_store import (
     AUTO_LABELLER,
     DEFAULT_STORE,
@@ -30,9 +30,11 @@ from convenv.training.sqlite_file import DEFAULT_LOCK_TIMEOUT
 
 
 def calibrated_judge(encoder, actions: ActionSet) -> GoalJudge:
-    """The goal check with its temperature fitted to the hand-labelled goal questions."""
+    """The goal check with its temperature fitted to the hand-labelled goal questions
+    and its confidence to the hand-labelled proposals (``data/goal_proposals.csv``)."""
     judge = GoalJudge(encoder, actions)
     judge.calibrate(*read_goal_questions())
+    judge.fit_acceptance(*read_goal_proposals())
     return judge
 
 
