@@ -1,5 +1,6 @@
 """What a user who follows Gymnasium's and SB3's habits does first: SB3's
-``make_vec_env`` on the registered id, an ``rgb_array`` frame, and pickling the env."""
+``make_vec_env`` on the registered id, an ``rgb_array`` frame, a video of episodes
+with Gymnasium's ``RecordVideo``, and pickling the env."""
 
 from __future__ import annotations
 
@@ -30,6 +31,25 @@ def test_an_rgb_array_frame_of_the_dialog(stub_env_kwargs):
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert frame.std() > 0  # text was drawn, not a blank image
+
+
+def test_record_video_writes_an_episode_of_the_registered_env(tmp_path):
+    import gymnasium as gym
+    from gymnasium.wrappers import RecordVideo
+
+    import convenv  # noqa: F401  (registers the ids)
+
+    env = gym.make("convenv/PersonaInterview-v1", render_mode="rgb_array", max_turns=2)
+    env = RecordVideo(env, str(tmp_path / "videos"), episode_trigger=lambda episode: True,
+                      disable_logger=True)  # fmt: skip
+    env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+    env.close()
+    (video,) = (tmp_path / "videos").glob("*.mp4")
+    assert video.stat().st_size > 1_000
 
 
 def test_the_env_round_trips_through_pickle(stub_env_kwargs):
