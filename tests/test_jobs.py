@@ -158,6 +158,11 @@ def test_authentication_bench_reports_both_impostor_kinds(tmp_path, default_comp
                 (auc["claim"] - auc["best-fixed"]) / (auc["lookahead (cheats)"] - auc["best-fixed"])
             )
         assert set(result["gaps"]) == {"random", "claim"}
+        # Beside best-fixed, the best heuristic is a reference: paired, same episodes.
+        assert result["heuristic"] == "claim" and set(result["heuristic_differences"]) == {"random"}
+        diff = result["heuristic_differences"]["random"]["roc_auc"][0]
+        assert diff == pytest.approx(auc["random"] - auc["claim"])
+    assert "| random − claim |" in text and "| lookahead (cheats) − claim |" not in text
     assert (out / "best_fixed_impostor-random.json").exists()
     assert (out / "best_fixed_impostor-overlap.json").exists()
     episodes = list(csv.DictReader((out / "episodes.csv").open()))

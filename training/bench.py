@@ -69,6 +69,9 @@ class BenchResult:
     # (headline metric, persona-clustered interval)
     gaps: dict[str, dict[str, Interval]] = field(default_factory=dict)
     records: dict[str, list[EpisodeRecord]] = field(default_factory=dict, repr=False)
+    # The task's best heuristic, and each other policy's paired difference from it.
+    heuristic: str | None = None
+    heuristic_differences: dict[str, dict[str, Interval]] = field(default_factory=dict)
 
 
 def play(
@@ -105,9 +108,12 @@ def summarize(
     reference = REFERENCE if REFERENCE in runs else None
     headline = task.headline
     others = [n for n in names if n != reference] if reference is not None else []
+    heuristic = task.best_heuristic if task.best_heuristic in runs else None
+    rivals = [n for n in names if heuristic and n not in (heuristic, reference, *bounds)]
     jobs = (
         sum(len(s) for s in stats.values())
         + sum(len(set(stats[n]) & set(stats[reference])) for n in others)
+        + sum(len(set(stats[n]) & set(stats[heuristic])) for n in rivals)
         + sum(len([b for b in bounds if b in stats]) for n in others if n not in bounds)
         + len(names) * turns
     )
@@ -139,6 +145,11 @@ def summarize(
                 }
             if row:
                 gaps[n] = row
+    heuristic_differences = {
+        n: {m: interval(difference_of(stats[n][m], stats[heuristic][m]))
+            for m in stats[n] if m in stats[heuristic]}
+        for n in rivals
+    }  # fmt: skip
     curves = {
         n: [
             interval(task.statistics(runs[n], t)[headline], resamples // 4)
@@ -162,6 +173,8 @@ def summarize(
         calibration=dict(calibration),
         gaps=gaps,
         records=runs,
+        heuristic=heuristic,
+        heuristic_differences=heuristic_differences,
     )
 
 
@@ -262,6 +275,17 @@ def markdown_table(result: BenchResult) -> str:
         for name, row in result.differences.items():
             cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
             lines.append(f"| {name} − {result.reference} | " + " | ".join(cells) + " |")
+    if result.heuristic_differences:
+        lines += [
+            "",
+            f"Paired difference from {result.heuristic}, the best heuristic (same episodes)",
+            "",
+            "| policy | " + " | ".join(result.metrics) + " |",
+            "|---" * (len(result.metrics) + 1) + "|",
+        ]
+        for name, row in result.heuristic_differences.items():
+            cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
+            lines.append(f"| {name} − {result.heuristic} | " + " | ".join(cells) + " |")
     if result.gaps:
         bounds = list(dict.fromkeys(b for row in result.gaps.values() for b in row))
         lines += [
@@ -318,9 +342,11 @@ def write_outputs(results: Sequence[BenchResult], out: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["benchmark", "policy", "reference", "metric", "diff", "ci_low", "ci_high"])
         for r in results:
-            for name, row in r.differences.items():
-                for metric, (value, low, high) in row.items():
-                    writer.writerow([r.label, name, r.reference, metric, value, low, high])
+            for against, table in ((r.reference, r.differences),
+                                   (r.heuristic, r.heuristic_differences)):  # fmt: skip
+                for name, row in table.items():
+                    for metric, (value, low, high) in row.items():
+                        writer.writerow([r.label, name, against, metric, value, low, high])
     plot_curves(results, out / "curves.png")
 
 

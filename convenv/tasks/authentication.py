@@ -196,6 +196,7 @@ class AuthenticationTask(Task):
     default_policies: ClassVar[tuple[str, ...]] = (
         "random", "round-robin", "best-fixed", "claim", "claim-adaptive", "lookahead",
     )  # fmt: skip
+    best_heuristic: ClassVar[str | None] = "claim"
     headline: ClassVar[str] = "roc_auc"
     report_metrics: ClassVar[tuple[str, ...]] = ("roc_auc", "eer", "accuracy")
     lower_is_better: ClassVar[frozenset[str]] = frozenset({"eer"})

@@ -118,6 +118,10 @@ class Task:
     default_identifier: ClassVar[str] = "zero-shot"
     # What a benchmark plays when no policies are named (registered policy names).
     default_policies: ClassVar[tuple[str, ...]] = ("random", "round-robin", "best-fixed")
+    # The best heuristic that does not cheat: benchmarks also report every other
+    # policy's paired difference from it (a learned policy must beat it, not only the
+    # best fixed sequence). None: the best fixed sequence is the only reference.
+    best_heuristic: ClassVar[str | None] = None
     # The report's main metric (per-turn curves, the fixed search's objective).
     headline: ClassVar[str] = "auc"
     # The metrics a benchmark reports, in table order.
