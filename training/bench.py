@@ -262,30 +262,25 @@ def markdown_table(result: BenchResult) -> str:
     for name, row in result.rows.items():
         cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if result.differences:
-        lower = ", ".join(result.lower_is_better)
-        note = f"except {lower}, where < 0 is better)" if lower else ")"
+    lower = ", ".join(result.lower_is_better)
+    note = f"except {lower}, where < 0 is better)" if lower else ")"
+    references = (
+        (result.reference, result.differences, ""),
+        (result.heuristic, result.heuristic_differences, ", the best heuristic"),
+    )
+    for reference, table, what in references:
+        if not table:
+            continue
         lines += [
             "",
-            f"Paired difference from {result.reference} (same episodes; > 0 is better {note}",
+            f"Paired difference from {reference}{what} (same episodes; > 0 is better {note}",
             "",
             "| policy | " + " | ".join(result.metrics) + " |",
             "|---" * (len(result.metrics) + 1) + "|",
         ]
-        for name, row in result.differences.items():
+        for name, row in table.items():
             cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
-            lines.append(f"| {name} − {result.reference} | " + " | ".join(cells) + " |")
-    if result.heuristic_differences:
-        lines += [
-            "",
-            f"Paired difference from {result.heuristic}, the best heuristic (same episodes)",
-            "",
-            "| policy | " + " | ".join(result.metrics) + " |",
-            "|---" * (len(result.metrics) + 1) + "|",
-        ]
-        for name, row in result.heuristic_differences.items():
-            cells = [_cell(row[m]) if m in row else "—" for m in result.metrics]
-            lines.append(f"| {name} − {result.heuristic} | " + " | ".join(cells) + " |")
+            lines.append(f"| {name} − {reference} | " + " | ".join(cells) + " |")
     if result.gaps:
         bounds = list(dict.fromkeys(b for row in result.gaps.values() for b in row))
         lines += [
