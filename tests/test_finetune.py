@@ -162,6 +162,15 @@ def test_resume_continues_the_step_count(tiny_dir, store, tmp_path):
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-5", "checkpoint-6"]
 
 
+def test_a_time_budget_bar_counts_the_budget_and_ends_full(tiny_dir, store, tmp_path, capfd):
+    config = FinetuneConfig(model=str(tiny_dir), labels=str(store.path), out=str(tmp_path / "o"),
+                            batch_size=2, epochs=1000, max_minutes=0.03, device="cpu")  # fmt: skip
+    assert finetune(config)["stopped_by"] == "max_minutes"
+    last = capfd.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    # It ends at 100% of the 2-second budget (it read "20/192 10%": updates it never ran).
+    assert "fine-tuning (time budget): 100%" in last and "2/2" in last
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["model", "state", "renamed"])
 def test_kill_during_a_save_loses_nothing(tiny_dir, store, tmp_path, stage):

@@ -370,10 +370,16 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         return elapsed_before + time.perf_counter() - started
 
     stopped = "steps"
-    bar = tqdm(total=total_updates, initial=step, desc="fine-tuning", disable=not config.progress)
+    if budget:  # the budget ends the run, so the bar counts its seconds, not updates
+        bar = tqdm(total=round(budget), initial=round(min(elapsed_before, budget)), unit="s",
+                   desc="fine-tuning (time budget)", disable=not config.progress)  # fmt: skip
+    else:
+        bar = tqdm(total=total_updates, initial=step, desc="fine-tuning",
+                   disable=not config.progress)  # fmt: skip
     while step < total_updates:
         if budget and elapsed() >= budget:
             stopped = "max_minutes"
+            bar.update(bar.total - bar.n)
             break
         for _ in range(config.grad_accum):
             start = (micro * config.batch_size) % max(len(order), 1)
@@ -394,8 +400,8 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
+        bar.update(min(round(elapsed()), bar.total) - bar.n if budget else 1)
+        bar.set_postfix(update=step, loss=f"{loss.item() * config.grad_accum:.3f}")
         if config.save_every and step % config.save_every == 0 and step < total_updates:
             save_checkpoint(model, tokenizer, optimizer, scheduler, step, config, elapsed())
     bar.close()
