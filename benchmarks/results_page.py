@@ -119,7 +119,9 @@ def partners_table(reports: list[tuple[str, Path]]) -> str:
     """One row per reported partner (and the people, from the replayed dialogs): best
     fixed AUC per impostor kind, the headroom, the signal check and replay figures."""
     loaded = [(title, json.loads((d / "report.json").read_text())) for title, d in reports]
-    kinds = [r["label"].split("impostor=")[-1] for r in loaded[0][1]["authentication"]]
+    # A report of some --parts only leaves the others' cells empty.
+    full = next((r for _, r in loaded if "authentication" in r), {"authentication": []})
+    kinds = [r["label"].split("impostor=")[-1] for r in full["authentication"]]
     head = [
         "partner",
         *(f"best fixed AUC, {k}" for k in kinds),
@@ -132,24 +134,24 @@ def partners_table(reports: list[tuple[str, Path]]) -> str:
     def cell(value) -> str:
         return f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
 
-    people = loaded[0][1]["fidelity"]
+    people = next(r["fidelity"] for _, r in loaded if "fidelity" in r)
     lines.append(
         "| people (same dialogs) | " + " | ".join(["–"] * (2 * len(kinds) + 1))
         + " | " + " | ".join(cell(people[f]["human"]) for f in FIDELITY_FIGURES) + " |"
     )  # fmt: skip
     for title, report in loaded:
-        results = report["authentication"]
-        best = [cell(r["rows"]["best-fixed"][r["headline"]]) for r in results]
+        results = report.get("authentication") or [None] * len(kinds)
+        best = [cell(r["rows"]["best-fixed"][r["headline"]]) if r else "–" for r in results]
         bound = [
-            cell(
-                next(v for n, v in r["differences"].items() if n.startswith("lookahead"))[
-                    r["headline"]
-                ]
-            )
+            cell(next(v for n, v in r["differences"].items() if n.startswith("lookahead"))[
+                r["headline"]]) if r else "–"
             for r in results
-        ]
-        signal = cell(report["signal_check"]["model − constant"])
-        replay = [cell(report["fidelity"][f]["partner"]) for f in FIDELITY_FIGURES]
+        ]  # fmt: skip
+        signal = (
+            cell(report["signal_check"]["model − constant"]) if "signal_check" in report else "–"
+        )
+        replay = [cell(report["fidelity"][f]["partner"]) if "fidelity" in report else "–"
+                  for f in FIDELITY_FIGURES]  # fmt: skip
         lines.append("| " + " | ".join([title, *best, *bound, signal, *replay]) + " |")
     return "\n".join(lines)
 

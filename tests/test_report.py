@@ -64,3 +64,21 @@ def test_the_report_runs_end_to_end_on_a_tiny_chat_model(tmp_path):
     assert "adaptive headroom" in summary["verdict"]
     assert (out / "authentication" / "curves.png").stat().st_size > 0
     assert json.loads((out / "run.json").read_text())["job"] == "report"
+
+
+def test_report_parts_run_alone_and_the_report_holds_only_them(tmp_path, default_components):
+    from convenv.training.report import main
+
+    out = tmp_path / "report"
+    assert main([
+        "--partner", "retrieval", "--parts", "signal", "replay", "--dialogs", "3",
+        "--probe-episodes", "3", "--n-envs", "3", "--max-turns", "2", "--out", str(out),
+        "--no-progress",
+    ]) == 0  # fmt: skip
+    report = (out / "report.md").read_text()
+    assert "Authentication on held-out personas" not in report
+    # The signal check before the replay, as in the full report.
+    assert report.index("which code pays next") < report.index("Replayed in people's place")
+    summary = json.loads((out / "report.json").read_text())
+    assert set(summary) == {"partner", "signal_check", "verdict", "fidelity"}
+    assert not (out / "authentication").exists()

@@ -16,6 +16,8 @@ model under test. The report runs, on held-out personas:
    reveal rate, asked-about fact stated, contradictions, repeats, identification
    figures, each beside the people's figure on the same dialogs.
 
+``--parts`` runs some of them (a generative partner at one env step a second can
+start with ``signal replay``: whether learning could pay at all, and how it talks).
 Writes ``report.md``, ``report.json``, ``curves.png`` and ``fidelity.png`` (and each
 part's own outputs in a subfolder) with a run manifest.
 """
@@ -34,6 +36,14 @@ from convenv.run_manifest import write_run_manifest
 SPEAKER_OPTIONS = ("partner", "identifier", "model", "base_url", "api_key_env", "device")
 IMPOSTORS = ("random", "overlap", "swap")
 POLICIES = ("best-fixed", "claim", "lookahead")
+# The parts, in the order they run; the report shows the signal check before the replay.
+PARTS = ("authentication", "replay", "signal")
+PART_TITLES = {
+    "authentication": "authentication on test personas",
+    "replay": "replay in people's place",
+    "signal": "signal check",
+}
+SECTION_ORDER = ("authentication", "signal", "replay")
 
 
 def speaker_argv(args: argparse.Namespace) -> list[str]:
@@ -94,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
     )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to run: authentication (the benchmark and its headroom table), replay "
+        "(in people's place), signal (the state-signal check); a slow generative partner "
+        "can start with signal and replay",
+    )
     args = parser.parse_args(argv)
     from convenv.tasks import task_class
 
@@ -106,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     common = [*speaker_argv(args), "--seed", str(args.seed), "--threads", str(args.threads)]
     progress = [] if args.progress else ["--no-progress"]
+    parts = [p for p in PARTS if p in args.parts]  # in their order, each once
 
     from convenv import fidelity_cli
     from convenv.training import bench
+    from convenv.training.headroom import markdown, verdict
 
     bench_argv = [
         "--task", "authentication", "--impostor", *IMPOSTORS, "--policies", *POLICIES,
@@ -120,43 +141,47 @@ def main(argv: list[str] | None = None) -> int:
           else ["--calibration-episodes", str(args.calibration_episodes)]),
         *common, *progress,
     ]  # fmt: skip
-    print("1/3 authentication on test personas", flush=True)
-    bench.main(bench_argv)
-    print("2/3 replay in people's place", flush=True)
-    fidelity_cli.main(
-        ["--limit", str(args.dialogs), "--out", str(out / "fidelity"), *common, *progress]
-    )
-    print("3/3 signal check", flush=True)
-    check, sizes = signal_check_for(args, bench_argv)
-
-    from convenv.training.headroom import markdown, verdict
-
-    results = json.loads((out / "authentication" / "results.json").read_text())
     name = args.partner + (f" ({args.model})" if args.model else "")
-    sections = [
-        f"# Persona-consistency report: {name}",
-        "## Authentication on held-out personas\n\n"
-        "Best fixed sequence searched on train personas; intervals resample personas; "
-        "differences are paired.\n\n"
-        + (out / "authentication" / "results.md").read_text().strip()
-        + "\n\n![per-turn AUC](authentication/curves.png)",
-        "## Headroom: how much an interviewer could gain\n\n" + "\n".join(headroom_rows(results)),
-        "## Does the observation tell which code pays next?\n\n" + markdown(check, *sizes),
-        "## Replayed in people's place (ConvAI2 validation dialogs)\n\n"
-        + (out / "fidelity" / "fidelity.md").read_text().strip()
-        + "\n\n![fidelity](fidelity/fidelity.png)",
-    ]
-    (out / "report.md").write_text("\n\n".join(sections) + "\n")
-    summary = {
-        "partner": name,
-        "authentication": results,
-        "signal_check": check,
-        "verdict": verdict(check),
-        "fidelity": json.loads((out / "fidelity" / "fidelity.json").read_text()),
-    }
+    sections: dict[str, list[str]] = {}
+    summary: dict = {"partner": name}
+    for k, part in enumerate(parts, start=1):
+        print(f"{k}/{len(parts)} {PART_TITLES[part]}", flush=True)
+        if part == "authentication":
+            bench.main(bench_argv)
+            results = json.loads((out / "authentication" / "results.json").read_text())
+            summary["authentication"] = results
+            sections[part] = [
+                "## Authentication on held-out personas\n\n"
+                "Best fixed sequence searched on train personas; intervals resample "
+                "personas; differences are paired.\n\n"
+                + (out / "authentication" / "results.md").read_text().strip()
+                + "\n\n![per-turn AUC](authentication/curves.png)",
+                "## Headroom: how much an interviewer could gain\n\n"
+                + "\n".join(headroom_rows(results)),
+            ]
+        elif part == "replay":
+            fidelity_cli.main(
+                ["--limit", str(args.dialogs), "--out", str(out / "fidelity"), *common, *progress]
+            )
+            summary["fidelity"] = json.loads((out / "fidelity" / "fidelity.json").read_text())
+            sections[part] = [
+                "## Replayed in people's place (ConvAI2 validation dialogs)\n\n"
+                + (out / "fidelity" / "fidelity.md").read_text().strip()
+                + "\n\n![fidelity](fidelity/fidelity.png)"
+            ]
+        else:
+            check, sizes = signal_check_for(args, bench_argv)
+            summary.update(signal_check=check, verdict=verdict(check))
+            sections[part] = [
+                "## Does the observation tell which code pays next?\n\n" + markdown(check, *sizes)
+            ]
+    shown = [f"# Persona-consistency report: {name}"]
+    shown += [text for part in SECTION_ORDER for text in sections.get(part, [])]
+    (out / "report.md").write_text("\n\n".join(shown) + "\n")
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     write_run_manifest(out, "report", vars(args), started)
-    print(f"{verdict(check)}\nwrote {out}/report.md, report.json ({time.time() - started:.0f} s)")
+    said = summary.get("verdict", "no signal check run (--parts)")
+    print(f"{said}\nwrote {out}/report.md, report.json ({time.time() - started:.0f} s)")
     return 0
 
 
