@@ -53,11 +53,23 @@ def write_run_manifest(
     config: dict,
     started: float,
     name: str = "run.json",
+    resumed: bool = False,
     **extra: object,
 ) -> Path:
-    """Write ``out/run.json`` (or ``out/name``) for a finished job; returns its path."""
+    """Write ``out/run.json`` (or ``out/name``) for a finished job; returns its path.
+
+    ``resumed``: the job added to what an earlier run of it wrote there, so that run's
+    record (and the ones it kept) stays, under ``earlier``, oldest first."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    earlier: list = []
+    if resumed and (out / name).exists():
+        try:
+            before = json.loads((out / name).read_text())
+        except (OSError, ValueError):
+            before = None  # an unreadable record is replaced, not kept
+        if isinstance(before, dict) and before.get("job") == job:
+            earlier = [*before.pop("earlier", []), before]
     manifest = {
         "job": job,
         "command": sys.argv,
@@ -70,6 +82,8 @@ def write_run_manifest(
         "seconds": round(time.time() - started, 1),
         **extra,
     }
+    if earlier:
+        manifest["earlier"] = earlier
     path = out / name
     path.write_text(json.dumps(manifest, indent=2, default=str))
     return path

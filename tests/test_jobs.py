@@ -228,8 +228,13 @@ def test_selfplay_rerun_refuses_resumes_or_overwrites(tmp_path, default_componen
     seeds = [r["seed"] for r in read_jsonl(out)]
     assert len(seeds) == 6 == len(set(seeds))  # only the two missing seeds were added
     assert "4 seeds were already there" in capsys.readouterr().out
+    # The record of the resumed run keeps the first run's, with its settings.
+    record = json.loads((tmp_path / "episodes.run.json").read_text())
+    assert record["written"] == 2 and [r["written"] for r in record["earlier"]] == [4]
+    assert record["config"]["resume"] and not record["earlier"][0]["config"]["resume"]
     assert selfplay.main(["--episodes", "3", "--overwrite", *base]) == 0
     assert len(list(read_jsonl(out))) == 3
+    assert "earlier" not in json.loads((tmp_path / "episodes.run.json").read_text())
 
 
 def test_shards_an_interrupted_ray_run_left_are_merged_once_into_the_named_file(tmp_path):

@@ -426,7 +426,8 @@ def finetune(config: FinetuneConfig, examples: list[SupervisedExample] | None = 
     (out / "README.md").write_text(model_card(config, summary))
     from convenv.run_manifest import write_run_manifest
 
-    write_run_manifest(out, "finetune", asdict(config), run_started, summary=summary)
+    write_run_manifest(out, "finetune", asdict(config), run_started, resumed=resume is not None,
+                       summary=summary)  # fmt: skip
     return summary
 
 

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if runner is not None:
             runner.close()
     write_run_manifest(out.parent, "selfplay", vars(args), started, name=f"{out.stem}.run.json",
-                       written=result.written)  # fmt: skip
+                       resumed=mode == "resume", written=result.written)  # fmt: skip
     skipped = f" ({result.skipped} seeds were already there)" if result.skipped else ""
     print(f"wrote {result.written} episodes to {args.out}{skipped}")
     return 0
