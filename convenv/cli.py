@@ -68,7 +68,8 @@ def plain(docstring: str | None) -> str:
 
 def usage() -> str:
     lines = ["usage: convenv <command> [options]   (convenv <command> --help)", "", "commands:"]
-    lines += [f"  {name:10s} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines += [f"  {name:{width}s}  {text}" for name, (_, text) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -55,7 +55,12 @@ def test_version_and_help(capsys):
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("convenv ")
     assert cli.main(["--help"]) == 0
-    assert "train-identifier" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "train-identifier" in text
+    # Every command's line starts its description in one column, long names too.
+    rows = [line for line in text.splitlines() if line.startswith("  ")]
+    starts = {len(line) - len(line.split(None, 1)[1]) for line in rows}
+    assert len(rows) == len(cli.SUBCOMMANDS) and len(starts) == 1
 
 
 @pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
