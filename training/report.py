@@ -37,13 +37,13 @@ SPEAKER_OPTIONS = ("partner", "identifier", "model", "base_url", "api_key_env", 
 IMPOSTORS = ("random", "overlap", "swap")
 POLICIES = ("best-fixed", "claim", "lookahead")
 # The parts, in the order they run; the report shows the signal check before the replay.
-PARTS = ("authentication", "replay", "signal")
+PARTS = ("bench", "replay", "signal")
 PART_TITLES = {
-    "authentication": "authentication on test personas",
+    "bench": "authentication on test personas",
     "replay": "replay in people's place",
     "signal": "signal check",
 }
-SECTION_ORDER = ("authentication", "signal", "replay")
+SECTION_ORDER = ("bench", "signal", "replay")
 
 
 def speaker_argv(args: argparse.Namespace) -> list[str]:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         choices=PARTS,
         default=list(PARTS),
-        help="what to run: authentication (the benchmark and its headroom table), replay "
+        help="what to run: bench (authentication on test personas and its headroom table), replay "
         "(in people's place), signal (the state-signal check); a slow generative partner "
         "can start with signal and replay",
     )
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict = {"partner": name}
     for k, part in enumerate(parts, start=1):
         print(f"{k}/{len(parts)} {PART_TITLES[part]}", flush=True)
-        if part == "authentication":
+        if part == "bench":
             bench.main(bench_argv)
             results = json.loads((out / "authentication" / "results.json").read_text())
             summary["authentication"] = results
