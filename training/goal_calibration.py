@@ -21,14 +21,9 @@ from convenv.training.goal_judge import GoalJudge
 def expected_calibration_error(confidence: np.ndarray, labels: np.ndarray, bins: int = 10):
     """ECE over ``bins`` equal-width confidence bins: the count-weighted mean gap
     between a bin's mean confidence and its share of positive labels."""
-    confidence, labels = np.asarray(confidence, float), np.asarray(labels, float)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            error += inside.mean() * abs(confidence[inside].mean() - labels[inside].mean())
-    return float(error)
+    points = reliability(confidence, labels, bins)
+    total = sum(count for _, _, count in points)
+    return float(sum(count / total * abs(mean - share) for mean, share, count in points))
 
 
 def reliability(confidence: np.ndarray, labels: np.ndarray, bins: int = 10):
