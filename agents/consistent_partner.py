@@ -35,6 +35,7 @@ from itertools import islice
 import numpy as np
 
 from convenv.agents.base import DialogContext
+from convenv.batching import BoundedCache
 from convenv.errors import InvalidArgumentError
 from convenv.vocabulary import (
     ABOUT_SIMILARITY,
@@ -223,17 +224,22 @@ class ConsistentPartner:
         self.encoder = base.encoder
         self.paraphrase_floor = paraphrase_floor
         self._sentences: tuple[list[str], np.ndarray] | None = None
-        self._statements: dict[tuple[tuple[str, ...], int, float], str] = {}
-        self._ladders: dict[str, Ladder] = {}
-        self._target_cache: dict[tuple[tuple[str, ...], int | None], tuple[float, ...]] = {}
+        self._statements: BoundedCache[tuple[tuple[str, ...], int, float], str] = BoundedCache(
+            50_000
+        )
+        self._ladders: BoundedCache[str, Ladder] = BoundedCache(LADDER_CACHE)
+        self._target_cache: BoundedCache[tuple[tuple[str, ...], int | None], tuple[float, ...]]
+        self._target_cache = BoundedCache(50_000)
         # persona -> {pool response index: Verdict, text: PartEvidence}
-        self._known: dict[tuple[str, ...], dict] = {}
+        self._known: BoundedCache[tuple[str, ...], dict] = BoundedCache(KNOWN_PERSONAS)
         self._response_vector_cache: dict[int, np.ndarray] = {}
-        self._stated_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
-        self._volunteer_rates: dict[tuple[tuple[str, ...], int | None], float] = {}
+        self._stated_cache: BoundedCache[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray]
+        self._stated_cache = BoundedCache(STATED_CACHE)
+        self._volunteer_rates: BoundedCache[tuple[tuple[str, ...], int | None], float]
+        self._volunteer_rates = BoundedCache(50_000)
         self.stranger_floor = stranger_floor
         self._facts: np.ndarray | None = None
-        self._stranger_cache: dict[str, np.ndarray] = {}
+        self._stranger_cache: BoundedCache[str, np.ndarray] = BoundedCache(200_000)
 
     def _pool_fact_similarity(self, text: str, vectors: np.ndarray) -> np.ndarray:
         """Per sentence of response ``text``, its best cosine with any pool persona fact
@@ -244,10 +250,7 @@ class ConsistentPartner:
                 self._facts = self.encoder.encode_corpus(
                     self.judge.pool.facts, desc="persona facts"
                 )
-            found = (vectors @ self._facts.T).max(axis=1)
-            if len(self._stranger_cache) >= 200_000:
-                self._stranger_cache.pop(next(iter(self._stranger_cache)))
-            self._stranger_cache[text] = found
+            found = self._stranger_cache.put(text, (vectors @ self._facts.T).max(axis=1))
         return found
 
     def pool_sentences(self) -> tuple[list[str], np.ndarray]:
@@ -293,9 +296,7 @@ class ConsistentPartner:
                     if self.paraphrase_floor <= similarity < PARAPHRASE_SIMILARITY
                 ]
                 found = self._first_consistent(persona, band) or found
-            self._statements[key] = found
-            if len(self._statements) > 50_000:
-                self._statements.pop(next(iter(self._statements)))
+            self._statements.put(key, found)
         return found
 
     def _first_consistent(self, persona: tuple[str, ...], rows: Sequence[int]) -> str | None:
@@ -329,9 +330,7 @@ class ConsistentPartner:
             rows = np.flatnonzero(similarity >= LADDER_FLOOR)
             order = rows[np.argsort(similarity[rows], kind="stable")]
             found = Ladder(order, similarity[order], complete=len(rows) == len(similarity))
-            self._ladders[fact] = found
-            if len(self._ladders) > LADDER_CACHE:
-                self._ladders.pop(next(iter(self._ladders)))
+            self._ladders.put(fact, found)
         return found
 
     def _nearest_to_target(
@@ -408,9 +407,7 @@ class ConsistentPartner:
                 shares = ndtr(z)
             grid = np.linspace(0.0, 1.0, len(self.strengths))
             found = tuple(float(v) for v in np.interp(shares, grid, self.strengths))
-            self._target_cache[key] = found
-            if len(self._target_cache) > 50_000:
-                self._target_cache.pop(next(iter(self._target_cache)))
+            self._target_cache.put(key, found)
         return found
 
     def respond(self, contexts: Sequence[DialogContext]) -> list[str]:
@@ -528,9 +525,7 @@ class ConsistentPartner:
         """What is known of texts and pool responses for one persona (recent personas)."""
         cache = self._known.get(persona)
         if cache is None:
-            cache = self._known[persona] = {}
-            if len(self._known) > KNOWN_PERSONAS:
-                self._known.pop(next(iter(self._known)))
+            cache = self._known.put(persona, {})
         return cache
 
     def _answer(self, context: DialogContext, ranked: np.ndarray, relevance: np.ndarray) -> str:
@@ -580,9 +575,7 @@ class ConsistentPartner:
             found = self.rates.volunteer_rate(
                 _persona_uniform(f"talkativeness|{dialog_seed}", persona)
             )
-            if len(self._volunteer_rates) > 50_000:
-                self._volunteer_rates.pop(next(iter(self._volunteer_rates)))
-            self._volunteer_rates[key] = found
+            self._volunteer_rates.put(key, found)
         return found
 
     def _stated(self, persona: Sequence[str], utterances: Sequence[str]) -> np.ndarray:
@@ -597,8 +590,6 @@ class ConsistentPartner:
             found = self._stated(persona, utterances[1:]) | (
                 self.part(persona, utterances[0]).own >= REVEAL_SIMILARITY
             )
-            self._stated_cache[key] = found
             # Bounded: a key per dialog prefix would otherwise grow with every turn played.
-            if len(self._stated_cache) > STATED_CACHE:
-                self._stated_cache.pop(next(iter(self._stated_cache)))
+            self._stated_cache.put(key, found)
         return found

@@ -72,14 +72,14 @@ class PoolAuthors:
                 f"sentence_of_response has {len(sentence_of_response)} rows for {self.size} "
                 "responses; pass one list of sentence indices per pool response."
             )
-        responses = np.repeat(np.arange(self.size), [len(s) for s in sentence_of_response]).astype(
-            np.int64
-        )
+        sizes = np.array([len(s) for s in sentence_of_response], np.int64)
         sentences = np.fromiter(
-            (i for s in sentence_of_response for i in s), np.int64, len(responses)
+            (i for s in sentence_of_response for i in s), np.int64, int(sizes.sum())
         )
         count = int(sentences.max()) + 1 if len(sentences) else 0
-        self._occurrences = (responses, sentences, count)
+        # Response r's sentences are sentences[starts[r]:starts[r + 1]].
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        self._occurrences = (starts, sentences, np.bincount(sentences, minlength=count))
         self._sentences.clear()
 
     def excluded_sentences(self, persona: Sequence[str]) -> np.ndarray:
@@ -90,9 +90,16 @@ class PoolAuthors:
         key = tuple(persona)
         found = self._sentences.get(key)
         if found is None:
-            responses, sentences, count = self._occurrences
-            kept = ~self.excluded_responses(persona)[responses]
-            found = np.bincount(sentences[kept], minlength=count) == 0
+            starts, sentences, occurrences = self._occurrences
+            # Only the few excluded responses are read: a sentence is excluded when all
+            # of its occurrences are theirs.
+            excluded = np.flatnonzero(self.excluded_responses(persona))
+            lengths = starts[excluded + 1] - starts[excluded]
+            at = np.repeat(starts[excluded] - np.cumsum(lengths) + lengths, lengths)
+            theirs = sentences[at + np.arange(int(lengths.sum()))]
+            rows, counts = np.unique(theirs, return_counts=True)
+            found = occurrences == 0  # in no response at all: nobody else wrote it either
+            found[rows[counts == occurrences[rows]]] = True
             self._remember(self._sentences, key, found)
         return found
 

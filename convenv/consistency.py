@@ -26,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from convenv.batching import BoundedCache
 from convenv.candidates import CandidatePool
 from convenv.data import data_file
 from convenv.errors import DataFileError
 from convenv.vocabulary import Evidence, PartEvidence, split_sentences
 
 LABELS = ("entail", "neutral", "contradict")
+PROFILES = 4096  # personas whose profiles are kept: every train and test persona
 CONSISTENCY_SET = data_file("consistency.csv")
 
 
@@ -156,9 +158,8 @@ class ConsistencyJudge:
         self.encoder = encoder
         self.pool = CandidatePool(facts)
         self.entail, self.topic, self.margin = entail, topic, margin
-        self.profile_cache_size = 4096
-        self._profiles: dict[tuple[str, ...], PersonaProfile] = {}
-        self._negatives: dict[str, np.ndarray] = {}
+        self._profiles: BoundedCache[tuple[str, ...], PersonaProfile] = BoundedCache(PROFILES)
+        self._negatives: BoundedCache[str, np.ndarray] = BoundedCache(8 * PROFILES)
         self._negative_row_cache: dict[str, np.ndarray] = {}
 
     def profile(self, persona: Sequence[str]) -> PersonaProfile:
@@ -173,10 +174,7 @@ class ConsistencyJudge:
             for fact in key:
                 rows = [r for r in self._negative_rows(fact) if self.pool.facts[r] not in mine]
                 negatives.append(self.pool.vectors(np.array(rows, dtype=np.int64), self.encoder))
-            found = PersonaProfile(vectors, tuple(negatives))
-            self._profiles[key] = found
-            if len(self._profiles) > self.profile_cache_size:
-                self._profiles.pop(next(iter(self._profiles)))
+            found = self._profiles.put(key, PersonaProfile(vectors, tuple(negatives)))
         return found
 
     def fact_negatives(self, fact: str) -> np.ndarray:
@@ -184,10 +182,9 @@ class ConsistencyJudge:
         (paraphrases of it left out), embedded; cached per fact."""
         found = self._negatives.get(fact)
         if found is None:
-            found = self.pool.vectors(self.fact_negative_rows(fact), self.encoder)
-            self._negatives[fact] = found
-            if len(self._negatives) > 8 * self.profile_cache_size:
-                self._negatives.pop(next(iter(self._negatives)))
+            found = self._negatives.put(
+                fact, self.pool.vectors(self.fact_negative_rows(fact), self.encoder)
+            )
         return found
 
     def fact_negative_rows(self, fact: str) -> np.ndarray:

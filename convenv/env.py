@@ -205,12 +205,19 @@ class PersonaInterviewEnv(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        info = self.begin_episode(seed=seed, options=options)
+        return self.engine.observation(self.episode), info
+
+    def begin_episode(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``reset`` without the observation: starts this env's next episode and returns
+        its info (a vector env observes all the episodes it restarts in one call)."""
         super().reset(seed=seed)
         self.episode = self.engine.start(
             self.np_random, self.personas, self.candidate_pool, options
         )
-        info = {"candidates": self.episode.candidates, **self.task.reset_info(self.episode)}
-        return self.engine.observation(self.episode), info
+        return {"candidates": self.episode.candidates, **self.task.reset_info(self.episode)}
 
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.episode is None:

@@ -8,7 +8,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from convenv.batching import LastBatch, padded_stack
+from convenv.batching import BoundedCache, LastBatch, padded_stack
 from convenv.errors import InvalidArgumentError
 from convenv.vocabulary import split_sentences
 
@@ -71,7 +71,8 @@ class PersonaIdentifier:
         self.sentences = sentences
         self._stacked = LastBatch(self._stack, self._stack_one)
         # sentence -> the judge's pool facts it is near enough to be contradicted by.
-        self._hot_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._hot_cache: BoundedCache[str, tuple[np.ndarray, np.ndarray]]
+        self._hot_cache = BoundedCache(HOT_SENTENCES)
         self._hot_floor: float | None = None
 
     @property
@@ -207,10 +208,7 @@ class PersonaIdentifier:
         if found is None:
             similarity = self.judge.pool.matrix(self.judge.encoder) @ vector
             rows = np.flatnonzero(similarity >= floor)
-            found = (rows, similarity[rows])
-            if len(self._hot_cache) >= HOT_SENTENCES:
-                self._hot_cache.pop(next(iter(self._hot_cache)))
-            self._hot_cache[text] = found
+            found = self._hot_cache.put(text, (rows, similarity[rows]))
         return found
 
     def _judged(self, state: Identification, text: str, vector: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ class BatchedDialogVecEnv(VecEnv):
     Resets go through each sub-env's own ``reset`` (so seeds and personas are exactly
     those of N independent envs); steps run the interviewer, the partner and the
     identifier once for all N episodes through the sub-envs' shared engine.
-    Finished episodes reset themselves; their last observation is in
+    Finished episodes reset themselves (each sub-env starts its own next episode, all
+    of them observed in one call); their last observation is in
     ``info["terminal_observation"]`` and ``info["TimeLimit.truncated"]`` is set as in
     SB3's ``DummyVecEnv``.
 
@@ -74,10 +75,13 @@ class BatchedDialogVecEnv(VecEnv):
         batch = self.envs[0].step_episodes([env.episode for env in self.envs], self._actions)
         self._actions = None
         observations = batch.observations
-        for i in np.flatnonzero(batch.terminated):
-            info = batch.infos[i]
-            info["terminal_observation"] = observations[i].copy()
-            observations[i], self.reset_infos[i] = self.envs[i].reset()
+        finished = np.flatnonzero(batch.terminated)
+        for i in finished:
+            batch.infos[i]["terminal_observation"] = observations[i].copy()
+            self.reset_infos[i] = self.envs[i].begin_episode()
+        if len(finished):
+            # Episodes of one length all end on the same step: observed in one call.
+            observations[finished] = self.envs[0].observe([self.envs[i].episode for i in finished])
         for info in batch.infos:
             info["TimeLimit.truncated"] = False  # interviews end by design, never by a time limit
         return observations, batch.rewards.astype(np.float32), batch.terminated.copy(), batch.infos

@@ -34,6 +34,26 @@ def test_a_sentence_somebody_else_also_wrote_stays():
     assert authors.excluded_sentences(("i sing.",)).tolist() == [False, False, False]
 
 
+def test_excluded_sentences_match_a_count_over_every_occurrence():
+    """The fast path reads only the excluded responses; the reference counts each
+    sentence's occurrences in the responses that are kept (none: excluded)."""
+    rng = np.random.default_rng(0)
+    facts = [f"fact {i}." for i in range(12)]
+    written = [
+        tuple(rng.choice(facts, size=int(rng.integers(0, 3)), replace=False)) for _ in range(300)
+    ]
+    held = [rng.integers(0, 80, size=int(rng.integers(0, 4))).tolist() for _ in range(300)]
+    authors = PoolAuthors(written)
+    authors.index_sentences(held)
+    count = 1 + max(i for s in held for i in s)
+    for persona in [tuple(rng.choice(facts, size=3, replace=False)) for _ in range(20)]:
+        barred = authors.excluded_responses(persona)
+        kept = [i for r, s in enumerate(held) if not barred[r] for i in s]
+        expected = np.bincount(np.array(kept, np.int64), minlength=count) == 0
+        assert authors.excluded_sentences(persona).tolist() == expected.tolist()
+        assert barred.any()
+
+
 def test_bad_authors_are_refused():
     with pytest.raises(InvalidArgumentError, match="authors is empty"):
         PoolAuthors([])

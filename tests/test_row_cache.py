@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from convenv.batching import RowCache
+from convenv.errors import InvalidArgumentError
 
 
 def test_get_put_and_least_recently_used_eviction():
@@ -39,3 +40,23 @@ def test_updates_in_place_and_more_texts_than_capacity():
     assert cache.missing(["x", "y", "z"]) == ["x"]
     with pytest.raises(ValueError, match="capacity"):
         RowCache((1,), capacity=0)
+
+
+def test_a_bounded_cache_forgets_its_oldest_entries_first_and_pickles():
+    import pickle
+
+    from convenv.batching import BoundedCache
+
+    cache: BoundedCache[str, int] = BoundedCache(3)
+    for i, key in enumerate("abcd"):
+        assert cache.put(key, i) == i
+    assert list(cache.items()) == [("b", 1), ("c", 2), ("d", 3)]
+    cache.put("c", 20)  # a stored key keeps its place: "b" is still the oldest
+    cache.put("e", 4)
+    assert list(cache) == ["c", "d", "e"] and cache["c"] == 20
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy.capacity == 3 and list(copy.items()) == list(cache.items())
+    copy.put("f", 5)
+    assert list(copy) == ["d", "e", "f"]
+    with pytest.raises(InvalidArgumentError, match="capacity=0"):
+        BoundedCache(0)
