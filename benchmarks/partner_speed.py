@@ -9,6 +9,8 @@ loads both alike; the table gives min / median / max steps/s over the rounds and
 ratio of the medians.
 
     .venv/bin/python benchmarks/partner_speed.py --baseline 1178ff8
+    .venv/bin/python benchmarks/partner_speed.py --baseline 1178ff8 \
+        --configs "consistent + filtered" --warmup 240000   # a long run's steady state
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from convenv.vec_env import BatchedDialogVecEnv
 
 configs = json.loads(sys.argv[1])
 warmup = int(sys.argv[2])
-envs = {}
+envs, warm_rates = {}, {}
 for name, (partner, identifier) in configs.items():
     if identifier == "zero-shot" and not NAMES_ZERO_SHOT:
         identifier = None
@@ -58,10 +60,12 @@ for name, (partner, identifier) in configs.items():
     venv.seed(0)
     venv.reset()
     rng = np.random.default_rng(0)
+    started = time.perf_counter()
     for _ in range(warmup // 16):
         venv.step(rng.integers(0, 11, 16))
+    warm_rates[name] = 16 * (warmup // 16) / max(time.perf_counter() - started, 1e-9)
     envs[name] = (venv, rng)
-print("ready", flush=True)
+print("ready", json.dumps(warm_rates), flush=True)
 for line in sys.stdin:
     name, steps = line.rsplit(" ", 1)
     venv, rng = envs[name]
@@ -89,23 +93,28 @@ def baseline_tree(revision: str, into: Path) -> Path:
     return site
 
 
-def start(python_path: Path | None, warmup: int) -> subprocess.Popen:
+def start(python_path: Path | None, configs: dict, warmup: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if python_path is not None:
         env["PYTHONPATH"] = str(python_path)
         env["CONVENV_BASELINE"] = "1"
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, json.dumps(CONFIGS), str(warmup)],
+        [sys.executable, "-c", WORKER, json.dumps(configs), str(warmup)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=env,
         cwd=tempfile.gettempdir(),  # not the checkout: its convenv/ must not shadow the tree
     )
-    line = worker.stdout.readline()
-    if line.strip() != "ready":
-        raise SystemExit(f"a worker did not start ({line!r})")
     return worker
+
+
+def wait_ready(worker: subprocess.Popen) -> dict[str, float]:
+    """The worker's warm-up rates (env steps/s over the whole warm-up, per config)."""
+    line = worker.stdout.readline()
+    if not line.startswith("ready "):
+        raise SystemExit(f"a worker did not start ({line!r})")
+    return json.loads(line.removeprefix("ready "))
 
 
 def measure(worker: subprocess.Popen, name: str, steps: int) -> float:
@@ -120,16 +129,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
     parser.add_argument("--steps", type=int, default=960, help="env steps per round and env")
     parser.add_argument("--warmup", type=int, default=4800, help="env steps before measuring")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=list(CONFIGS),
+        metavar="NAME",
+        help=f"the configurations to measure (default: all of {', '.join(map(repr, CONFIGS))})",
+    )
     args = parser.parse_args()
+    unknown = [name for name in args.configs if name not in CONFIGS]
+    if unknown:
+        parser.error(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}")
+    configs = {name: CONFIGS[name] for name in args.configs}
     with tempfile.TemporaryDirectory() as scratch:
         site = baseline_tree(args.baseline, Path(scratch))
         workers = {
-            f"baseline {args.baseline}": start(site, args.warmup),
-            "this checkout": start(None, args.warmup),
+            f"baseline {args.baseline}": start(site, configs, args.warmup),
+            "this checkout": start(None, configs, args.warmup),
         }
+        # Both warm up at once, one core each: the warm-up's average rate is what a run
+        # of that many steps sees from a cold start, first uses included.
+        warm = {version: wait_ready(worker) for version, worker in workers.items()}
         speeds: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
-            for name in CONFIGS:
+            for name in configs:
                 for version, worker in workers.items():
                     speeds.setdefault((name, version), []).append(measure(worker, name, args.steps))
         for worker in workers.values():
@@ -138,7 +161,7 @@ def main() -> None:
     versions = list(workers)
     print(f"| env (16 envs, 1 thread, authentication) | {' | '.join(versions)} | ratio |")
     print("|---|---|---|---|")
-    for name in CONFIGS:
+    for name in configs:
         cells, medians = [], []
         for version in versions:
             values = speeds[(name, version)]
@@ -146,6 +169,18 @@ def main() -> None:
             cells.append(f"{min(values):,.0f} / {medians[-1]:,.0f} / {max(values):,.0f}")
         print(f"| {name} | {' | '.join(cells)} | {medians[1] / medians[0]:.1f}× |")
     print("\nsteps/s, min / median / max over rounds; ratio: median over the baseline's median")
+    if args.warmup >= 16:
+        print(
+            f"\n| env: average over the first {args.warmup:,} steps (cold start) | "
+            f"{' | '.join(versions)} | ratio |"
+        )
+        print("|---|---|---|---|")
+        for name in configs:
+            rates = [warm[version][name] for version in versions]
+            print(
+                f"| {name} | {' | '.join(f'{r:,.0f}' for r in rates)} | "
+                f"{rates[1] / rates[0]:.1f}× |"
+            )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from convenv.agents.consistent_partner import ConsistentPartner, Verdict, _persona_uniform
+from convenv.agents.consistent_partner import (
+    ConsistentPartner,
+    Verdict,
+    _persona_uniform,
+    fact_bits,
+)
 from convenv.candidates import HARD_POOL, CandidatePool, nearest_to
 from convenv.personachat import fact_pool, load_dialogs, load_personas
 from convenv.testing import HashingEncoder
@@ -83,6 +88,15 @@ class StraightforwardPartner(ConsistentPartner):
             ):
                 return sentences[row]
         return persona[index]
+
+
+def test_a_verdicts_fact_bits_test_what_the_masks_test():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        stated, avoided = rng.random((2, int(rng.integers(1, 9)))) < 0.4
+        verdict = Verdict(False, stated, False)
+        assert bool(verdict.stated_bits & fact_bits(avoided)) == bool((stated & avoided).any())
+        assert verdict.stated_bits == sum(2**j for j in np.flatnonzero(stated))
 
 
 def test_the_pools_kept_neighbours_are_a_scan_of_the_pool():
