@@ -241,7 +241,9 @@ class ConsistentPartner:
         self._ladders: BoundedCache[str, Ladder] = BoundedCache(LADDER_CACHE)
         self._target_cache: BoundedCache[tuple[tuple[str, ...], int | None], tuple[float, ...]]
         self._target_cache = BoundedCache(50_000)
-        self._fact_shares: BoundedCache[tuple[str, ...], tuple] = BoundedCache(KNOWN_PERSONAS)
+        # persona -> (each fact's share, its part of the copula's z; None without one)
+        self._fact_shares: BoundedCache[tuple[str, ...], tuple[np.ndarray, np.ndarray | None]]
+        self._fact_shares = BoundedCache(KNOWN_PERSONAS)
         # persona -> {pool response index: Verdict, text: PartEvidence}
         self._known: BoundedCache[tuple[str, ...], dict] = BoundedCache(KNOWN_PERSONAS)
         self._response_vector_cache: dict[int, np.ndarray] = {}
@@ -409,15 +411,15 @@ class ConsistentPartner:
         if found is None:
             from scipy.special import ndtr, ndtri  # what norm.cdf and norm.ppf compute
 
-            shares = self._fact_shares.get(persona)
-            if shares is None:  # the facts' own parts: the same in every dialog
+            kept = self._fact_shares.get(persona)
+            if kept is None:  # the facts' own parts: the same in every dialog
                 shares = np.array(
                     [_persona_uniform(f"strength|{i}", persona) for i in range(len(persona))]
                 )
                 c = self.strength_correlation
                 own = np.sqrt(1 - c) * ndtri(shares) if c > 0 else None
-                shares = self._fact_shares.put(persona, (shares, own))
-            shares, own = shares
+                kept = self._fact_shares.put(persona, (shares, own))
+            shares, own = kept
             if self.strength_correlation > 0:
                 looseness = _persona_uniform(f"looseness|{dialog_seed}", persona)
                 z = np.sqrt(self.strength_correlation) * ndtri(looseness) + own
