@@ -94,6 +94,20 @@ class Verdict:
         object.__setattr__(self, "stated_bits", fact_bits(self.stated))
 
 
+@dataclass
+class PersonaMemory:
+    """What the partner has worked out about one persona, kept across its dialogs (a
+    persona meets the same shortlisted responses and sentences dialog after dialog)."""
+
+    verdicts: dict[int, Verdict] = field(default_factory=dict)  # pool response -> verdict
+    parts: dict[str, PartEvidence] = field(default_factory=dict)  # text -> evidence
+    # Pool sentence -> whether the judge finds it contradicts the persona.
+    contradicting: dict[str, bool] = field(default_factory=dict)
+    # Fact index -> positions on the fact's ladder of the sentences only sharers wrote
+    # (sorted): a few per fact, where the whole pool's mask is 37,048 entries.
+    barred: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Ladder:
     """The pool sentences nearest one fact, by cosine: ``rows`` ascending in
@@ -244,8 +258,7 @@ class ConsistentPartner:
         # persona -> (each fact's share, its part of the copula's z; None without one)
         self._fact_shares: BoundedCache[tuple[str, ...], tuple[np.ndarray, np.ndarray | None]]
         self._fact_shares = BoundedCache(KNOWN_PERSONAS)
-        # persona -> {pool response index: Verdict, text: PartEvidence}
-        self._known: BoundedCache[tuple[str, ...], dict] = BoundedCache(KNOWN_PERSONAS)
+        self._known: BoundedCache[tuple[str, ...], PersonaMemory] = BoundedCache(KNOWN_PERSONAS)
         self._response_vector_cache: dict[int, np.ndarray] = {}
         self._stated_cache: BoundedCache[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray]
         self._stated_cache = BoundedCache(STATED_CACHE)
@@ -300,10 +313,7 @@ class ConsistentPartner:
             found = persona[index]
             if self.paraphrase_floor is not None:
                 self.pool_sentences()  # indexes the pool's sentences by author first
-                excluded = (
-                    None if self.authors is None else self.authors.excluded_sentences(persona)
-                )
-                rows, similarity = self._nearest_to_target(persona, index, target, excluded)
+                rows, similarity = self._nearest_to_target(persona, index, target)
                 # In float64, as the band's bounds are (float32 would round 0.9 down).
                 similarity = similarity.astype(np.float64)
                 in_band = (self.paraphrase_floor <= similarity) & (
@@ -318,7 +328,8 @@ class ConsistentPartner:
         """The first pool sentence of ``rows`` the judge does not find contradicts
         ``persona`` (the sentences are judged in chunks, each in one product)."""
         sentences, matrix = self.pool_sentences()
-        known = self._persona_cache(persona)
+        memory = self._memory(persona)
+        known, contradicting = memory.parts, memory.contradicting
         for start in range(0, len(rows), VERDICT_CHUNK):
             chunk = [sentences[r] for r in rows[start : start + VERDICT_CHUNK]]
             unknown = [k for k, text in enumerate(chunk) if text not in known]
@@ -330,7 +341,10 @@ class ConsistentPartner:
                 for column, k in enumerate(unknown):
                     known[chunk[k]] = PartEvidence(own[:, column], other[:, column])
             for text in chunk:
-                if not self._contradicts(known[text]):
+                bad = contradicting.get(text)
+                if bad is None:  # decided once per persona: statements meet it again
+                    bad = contradicting[text] = self._contradicts(known[text])
+                if not bad:
                     return text
         return None
 
@@ -353,37 +367,55 @@ class ConsistentPartner:
         persona: tuple[str, ...],
         index: int,
         target: float,
-        excluded: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, cosines)`` of the ``STATEMENT_SHORTLIST`` pool sentences whose cosine
-        with fact ``index`` is nearest ``target`` (excluded rows left out), nearest
+        with fact ``index`` is nearest ``target`` (sharers' sentences left out), nearest
         first and, at equal distance, the closer to the fact first: a window around the
         target on the fact's ladder, widened until each side holds enough sentences."""
         ladder = self._ladder(persona, index)
+        barred = self._barred(persona, index, ladder)
         sims, order = ladder.similarities, ladder.rows
         reach = min(STATEMENT_SHORTLIST, len(self.pool_sentences()[0]) - 1)
         middle = int(np.searchsorted(sims, target))
         width = 2 * reach
         while True:
             low, high = max(0, middle - width), min(len(sims), middle + width)
-            rows, values = order[low:high], sims[low:high]
-            kept = np.ones(len(rows), bool) if excluded is None else ~excluded[rows]
-            below = int(kept[: middle - low].sum())
-            above = int(kept[middle - low :].sum())
+            # How many barred positions lie below low, middle and high.
+            cut_low, cut_middle, cut_high = np.searchsorted(barred, (low, middle, high)).tolist()
+            below = middle - low - (cut_middle - cut_low)
+            above = high - middle - (cut_high - cut_middle)
             below_done = low == 0 or below >= reach
             if low == 0 and below < reach and not ladder.complete:
                 # The window left the ladder: the sentences below its floor decide.
-                return self._nearest_by_scan(persona, index, target, excluded, reach)
+                return self._nearest_by_scan(persona, index, target, reach)
             if below_done and (high == len(sims) or above >= reach):
                 break
             width *= 2
-        rows, values = rows[kept], values[kept]
+        rows, values = order[low:high], sims[low:high]
+        if cut_high > cut_low:
+            kept = np.ones(len(rows), bool)
+            kept[barred[cut_low:cut_high] - low] = False
+            rows, values = rows[kept], values[kept]
         distance = np.abs(values - target)
         nearest = np.lexsort((-values, distance))[:reach]
         return rows[nearest], values[nearest]
 
-    def _nearest_by_scan(self, persona, index, target, excluded, reach):
+    def _barred(self, persona: tuple[str, ...], index: int, ladder: Ladder) -> np.ndarray:
+        """The positions on fact ``index``'s ladder of sentences only the persona's
+        sharers wrote (kept per persona and fact)."""
+        memory = self._memory(persona)
+        found = memory.barred.get(index)
+        if found is None:
+            if self.authors is None:
+                found = np.zeros(0, np.intp)
+            else:
+                found = np.flatnonzero(self.authors.excluded_sentences(persona)[ladder.rows])
+            memory.barred[index] = found
+        return found
+
+    def _nearest_by_scan(self, persona, index, target, reach):
         """:meth:`_nearest_to_target` over the whole pool (for targets near the floor)."""
+        excluded = None if self.authors is None else self.authors.excluded_sentences(persona)
         _, matrix = self.pool_sentences()
         similarity = matrix @ self.judge.profile(persona).facts[index]
         distance = np.abs(similarity - target)
@@ -456,7 +488,7 @@ class ConsistentPartner:
             i for i in ranked.tolist()
             if texts[i] not in said and (barred is None or not barred[i])
         )  # fmt: skip
-        known = self._persona_cache(persona)
+        known = self._memory(persona).verdicts
         while chunk := list(islice(open_, VERDICT_CHUNK)):
             unknown = [i for i in chunk if i not in known]
             if unknown:
@@ -481,7 +513,7 @@ class ConsistentPartner:
     def verdict(self, persona: tuple[str, ...], index: int) -> Verdict:
         """What pool response ``index`` says about ``persona`` (kept per persona: a
         persona meets the same shortlisted responses in dialog after dialog)."""
-        known = self._persona_cache(persona)
+        known = self._memory(persona).verdicts
         if index not in known:
             self._judge_responses(persona, [index])
         return known[index]
@@ -513,10 +545,10 @@ class ConsistentPartner:
             )
             mine = similarity.max(axis=0) >= REVEAL_SIMILARITY
             stranger = np.logical_or.reduceat(strangers & ~mine, starts)
-        known = self._persona_cache(persona)
+        memory = self._memory(persona)
         for k, (index, text) in enumerate(zip(indices, texts, strict=True)):
-            known[index] = Verdict(bool(contradicts[k]), stated[:, k], bool(stranger[k]))
-            known[text] = PartEvidence(own[:, k], other[:, k])
+            memory.verdicts[index] = Verdict(bool(contradicts[k]), stated[:, k], bool(stranger[k]))
+            memory.parts[text] = PartEvidence(own[:, k], other[:, k])
 
     def _response_vectors(self, index: int) -> np.ndarray:
         """The sentence embeddings of pool response ``index`` (kept: every persona asks)."""
@@ -533,19 +565,19 @@ class ConsistentPartner:
     def part(self, persona: tuple[str, ...], text: str):
         """The judge's :class:`~convenv.consistency.PartEvidence` of ``text`` for
         ``persona`` (kept per persona)."""
-        cache = self._persona_cache(persona)
+        cache = self._memory(persona).parts
         found = cache.get(text)
         if found is None:
             vectors = self.judge.sentence_vectors(text)
             found = cache[text] = self.judge.profile(persona).part(vectors)
         return found
 
-    def _persona_cache(self, persona: tuple[str, ...]) -> dict:
+    def _memory(self, persona: tuple[str, ...]) -> PersonaMemory:
         """What is known of texts and pool responses for one persona (recent personas)."""
-        cache = self._known.get(persona)
-        if cache is None:
-            cache = self._known.put(persona, {})
-        return cache
+        memory = self._known.get(persona)
+        if memory is None:
+            memory = self._known.put(persona, PersonaMemory())
+        return memory
 
     def _answer(self, context: DialogContext, ranked: np.ndarray, relevance: np.ndarray) -> str:
         persona = context.persona
@@ -579,9 +611,25 @@ class ConsistentPartner:
                 # End the answer's last sentence first, or the two would be judged as one.
                 ended = answer if answer.rstrip().endswith((".", "!", "?")) else answer + "."
                 # The two said together: the judge's evidence of both parts at once.
-                if not self._contradicts(self.part(persona, ended) | self.part(persona, fact)):
+                joint = self.part(persona, ended) | self.part(persona, fact)
+                if not self._contradicts(joint):
                     answer = f"{ended} {fact}"
+                    self._remember_joint(persona, answer, (ended, fact), joint)
         return answer
+
+    def _remember_joint(
+        self, persona: tuple[str, ...], answer: str, pieces: tuple[str, str], joint: PartEvidence
+    ) -> None:
+        """Keep ``joint`` as the evidence of ``answer``, the pieces said together, when
+        ``answer``'s sentences are the pieces' sentences: the evidence of texts said
+        together is exactly the maximum of theirs, so the next turn's look at what was
+        said needs no encoder call or product for it."""
+        memory = self._memory(persona)
+        if answer in memory.parts:
+            return
+        split = [split_sentences(piece) for piece in pieces]
+        if all(split) and split_sentences(answer) == split[0] + split[1]:
+            memory.parts[answer] = joint
 
     def volunteer_rate(self, persona: tuple[str, ...], dialog_seed: int | None = None) -> float:
         """How often the speaker of this persona in this dialog volunteers a fact: its
