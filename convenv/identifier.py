@@ -33,6 +33,9 @@ class Identification:
     # With a judge: each candidate's other-persona versions, as rows of the judge's
     # fact pool (-1 pads).
     negative_index: np.ndarray | None = None  # (n_candidates, most) int
+    # The same rows as a mask over the judge's fact pool (made at the first sentence
+    # near any pool fact): a sentence near none of them contradicts no candidate.
+    negative_mask: np.ndarray | None = None
     scores: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +224,11 @@ class PersonaIdentifier:
         if not len(rows):  # near no other persona's fact: contradicts nothing
             return own
         index = state.negative_index
+        if state.negative_mask is None:
+            state.negative_mask = np.zeros(len(self.judge.pool.facts), bool)
+            state.negative_mask[index[index >= 0]] = True
+        if not state.negative_mask[rows].any():  # near none of the candidates' versions
+            return own
         at = np.minimum(np.searchsorted(rows, index), len(rows) - 1)
         near = rows[at] == index  # (candidates, versions): versions near the sentence
         other = np.where(near, similarity[at], np.float32(-1.0)).max(axis=1)

@@ -86,7 +86,7 @@ def tiny_trained(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("identifier")
     config = IdentifierTrainingConfig(
-        out=str(out), dialogs=80, held_out=40, max_steps=6, batch_size=16, eval_steps=3,
+        out=str(out), dialogs=80, held_out=20, max_steps=6, batch_size=16, eval_steps=6,
         learning_rate=5e-5, progress=False, device="cpu",
     )  # fmt: skip
     return train_identifier(config), out
