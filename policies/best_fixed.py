@@ -79,9 +79,12 @@ def search_fixed_sequence(
     for turn in range(1, turns + 1):
         values = []
         for code in range(n_codes):
-            # The rest of the episode repeats the code; only the first `turn` matter here.
+            # Only the first `turn` questions matter here, so episodes stop there (a slow
+            # generative partner pays for about half the turns of whole episodes).
             policy = FixedSequencePolicy([*sequence, code], n_codes)
-            records = list(run_episodes(env, policy, seeds, None, batch_size, progress=False))
+            records = list(
+                run_episodes(env, policy, seeds, None, batch_size, progress=False, turns=turn)
+            )
             values.append(env.task.objective(records, turn))
             bar.update(1)
         best = max(range(n_codes), key=lambda c: (values[c], -c))

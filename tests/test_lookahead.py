@@ -132,3 +132,58 @@ def test_selfplay_writes_the_lookahead_as_cheating(tmp_path):
 
     selfplay(dice_env(), "lookahead", 4, tmp_path / "sp.jsonl", progress=False)
     assert {r.policy for r in read_episodes(tmp_path / "sp.jsonl")} == {"lookahead (cheats)"}
+
+
+# The best-fixed search plays each candidate only as far as the turn it scores.
+
+
+def test_stopped_episodes_are_the_first_turns_of_whole_ones():
+    from convenv.policies.simple import FixedSequencePolicy
+    from convenv.rollout import run_episodes
+
+    env, seeds = dice_env(), list(range(40))
+    policy = FixedSequencePolicy([4, 1, 7], len(env.actions))
+    whole = list(run_episodes(env, policy, seeds, None, 16, progress=False))
+    stopped = list(run_episodes(env, policy, seeds, None, 16, progress=False, turns=2))
+    assert [len(r.actions) for r in stopped] == [2] * len(seeds)
+    for w, s in zip(whole, stopped, strict=True):
+        assert (s.seed, s.claim, s.genuine) == (w.seed, w.claim, w.genuine)
+        assert s.actions == w.actions[:2] and s.utterances == w.utterances[:4]
+        assert s.metrics == w.metrics[:2] and s.rewards == w.rewards[:2]
+    with pytest.raises(InvalidArgumentError, match="turns=4"):
+        next(run_episodes(env, policy, seeds, None, 16, progress=False, turns=4))
+
+
+def test_the_best_fixed_search_finds_what_whole_episodes_find():
+    from convenv.policies.best_fixed import search_fixed_sequence
+    from convenv.policies.simple import FixedSequencePolicy
+    from convenv.rollout import run_episodes
+
+    env, episodes = dice_env(), 24
+    found = search_fixed_sequence(env, episodes, seed=3, progress=False)
+    # The reference: every candidate plays whole episodes (the search before it stopped
+    # episodes at the scored turn).
+    seeds = [3 * 7_919 + k for k in range(episodes)]
+    sequence, objective = [], []
+    for turn in range(1, env.max_turns + 1):
+        values = [
+            env.task.objective(
+                list(
+                    run_episodes(
+                        env,
+                        FixedSequencePolicy([*sequence, c], 11),
+                        seeds,
+                        None,
+                        64,
+                        progress=False,
+                    )
+                ),
+                turn,
+            )
+            for c in range(len(env.actions))
+        ]
+        best = max(range(len(values)), key=lambda c: (values[c], -c))
+        sequence.append(best)
+        objective.append(values[best])
+    assert len(set(values)) > 1  # the codes differ, so the search has something to find
+    assert (found.sequence, found.objective) == (sequence, objective)
