@@ -88,6 +88,9 @@ class ChatModelAgent:
         precision: ``"auto"`` (bf16 on CUDA, float32 elsewhere), ``"float32"``, ``"bfloat16"``.
         partner_template, interviewer_template: The system messages (see the module).
         chat_template: A Jinja chat template for a model that ships none.
+        prefix_cache_mb: Keys and values of earlier prompts kept for reuse (a dialog's
+            next turn reads only its new tokens; 0 turns it off). See
+            :mod:`convenv.agents.prefix_cache`.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class ChatModelAgent:
         partner_template: str = PARTNER_TEMPLATE,
         interviewer_template: str = INTERVIEWER_TEMPLATE,
         chat_template: str | None = None,
+        prefix_cache_mb: int = 1024,
     ) -> None:
         for name, template, fields in (
             ("partner_template", partner_template, ("{facts}",)),
@@ -145,7 +149,7 @@ class ChatModelAgent:
             stops.add(end)
         self.decode = BatchedDecoder(
             self.tokenizer, self.model, self.device, do_sample, None, top_p, temperature,
-            max_new_tokens, seed, sorted(s for s in stops if s is not None),
+            max_new_tokens, seed, sorted(s for s in stops if s is not None), prefix_cache_mb,
         )  # fmt: skip
 
     def messages(self, context: DialogContext) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@ every model-backed speaker shares (PersonaGPT's layout, chat templates)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import pickle
 from collections.abc import Sequence
@@ -12,8 +13,7 @@ import torch
 
 from convenv.devices import inference_dtype, quiet_model_loading
 from convenv.errors import InvalidArgumentError, ModelUnavailableError, PickledWeightsError
-
-PRECISIONS = ("auto", "float32", "bfloat16")
+from convenv.model_source import PRECISIONS
 
 
 class ModelLoadError(ModelUnavailableError):
@@ -120,6 +120,11 @@ class BatchedDecoder:
     Sampling is seeded once per call (from the first context's seed, else ``seed``),
     so a batch is reproducible; under greedy decoding each reply is the same whatever
     else is in its batch.
+
+    With ``prefix_cache_mb`` > 0 (and a full-attention model), the keys and values of
+    every prompt are kept (:class:`~convenv.agents.prefix_cache.PrefixCache`) and a
+    later prompt that starts the same way reads only its new tokens: a dialog's next
+    turn, or the forks of a lookahead.
     """
 
     def __init__(
@@ -134,6 +139,7 @@ class BatchedDecoder:
         max_new_tokens: int,
         seed: int | None,
         stop_ids: Sequence[int],
+        prefix_cache_mb: int = 0,
     ) -> None:
         self.tokenizer, self.model, self.device = tokenizer, model, device
         self.do_sample = do_sample
@@ -143,19 +149,38 @@ class BatchedDecoder:
         self.stop_ids = [int(i) for i in stop_ids if i is not None]
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stop_ids[0]
+        self.prefix_cache = None
+        if prefix_cache_mb < 0:
+            raise InvalidArgumentError(
+                f"prefix_cache_mb={prefix_cache_mb!r}; pass 0 (off) or a size in MB."
+            )
+        if prefix_cache_mb:
+            from convenv.agents.prefix_cache import PrefixCache, supports_prefix_cache
+
+            if supports_prefix_cache(model):
+                self.prefix_cache = PrefixCache(prefix_cache_mb << 20)
+        # transformers renamed generate's `past_key_values` to `cache` within 5.x.
+        parameters = inspect.signature(model.prepare_inputs_for_generation).parameters
+        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @torch.inference_mode()
     def __call__(self, rows: Sequence[list[int]], seed: int | None = None) -> list[str]:
         if not rows:
             return []
-        width = max(len(r) for r in rows)
-        # Left padding: every row's last real token sits at the same position.
-        input_ids = torch.tensor(
-            [[self.pad_id] * (width - len(r)) + list(r) for r in rows], device=self.device
-        )
-        attention = torch.tensor(
-            [[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device
-        )
+        if self.prefix_cache is not None:
+            batch = self.prefix_cache.prepare(rows, self.pad_id, self.model.config, self.device)
+            input_ids, attention, width = batch.input_ids, batch.attention_mask, batch.width
+            cached = {self.cache_argument: batch.cache} if batch.cache is not None else {}
+        else:
+            width = max(len(r) for r in rows)
+            # Left padding: every row's last real token sits at the same position.
+            input_ids = torch.tensor(
+                [[self.pad_id] * (width - len(r)) + list(r) for r in rows], device=self.device
+            )
+            attention = torch.tensor(
+                [[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device
+            )
+            cached = {}
         seed = seed if seed is not None else self.seed
         if self.do_sample and seed is not None:
             torch.manual_seed(seed)
@@ -172,8 +197,15 @@ class BatchedDecoder:
             pad_token_id=self.pad_id,
             eos_token_id=self.stop_ids,
             use_cache=True,
+            return_dict_in_generate=self.prefix_cache is not None,
+            **cached,
             **sampling,
         )
+        if self.prefix_cache is not None:
+            cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+            if cache is not None:
+                self.prefix_cache.store(rows, batch, cache)
+            output = output.sequences
         replies = []
         for row in output[:, width:].tolist():
             cut = next((k for k, token in enumerate(row) if token in self.stop_ids), len(row))

@@ -73,6 +73,8 @@ class PersonaGPTAgent:
         seed: Seeds sampling when the contexts carry no seed.
         precision: ``"auto"`` (bf16 on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"`` (bf16 weights; on recent CPUs generation is ~2.5× faster).
+        prefix_cache_mb: Keys and values of earlier prompts kept for reuse (a dialog's
+            next turn reads only its new tokens; 0 turns it off).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class PersonaGPTAgent:
         max_context: int | None = None,
         seed: int | None = 0,
         precision: str = "auto",
+        prefix_cache_mb: int = 1024,
     ) -> None:
         self.device = resolve_device(device)
         dtype = precision_dtype(precision, self.device)
@@ -102,7 +105,7 @@ class PersonaGPTAgent:
         self.eos_id = self.tokenizer.convert_tokens_to_ids(EOS)
         self.decode = BatchedDecoder(
             self.tokenizer, self.model, self.device, do_sample, top_k, top_p, temperature,
-            max_new_tokens, seed, [self.eos_id],
+            max_new_tokens, seed, [self.eos_id], prefix_cache_mb,
         )  # fmt: skip
 
     def prompt_ids(self, context: DialogContext) -> list[int]:

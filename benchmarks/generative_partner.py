@@ -8,8 +8,11 @@ hits all of them.
 The interviewer is the retrieval default (so the partner's generation is what is
 timed); answers are sampled with PersonaGPT's settings, up to ``--max-new-tokens``.
 
+Each setting is also measured with the prefix cache (``prefix_cache_mb``: a dialog's
+next turn reads only its new tokens), so its gain is read off the same run.
+
 Usage: python benchmarks/generative_partner.py [--kind chat|personagpt] [--model M]
-       [--steps 3] [--threads 2]
+       [--turns 8] [--threads 2] [--settings "16 envs, batched" ...]
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ class OneAtATime:
         return [self.agent.respond([c])[0] for c in contexts]
 
 
-def steps_per_second(partner, n_envs: int, steps: int) -> float:
+def steps_per_second(partner, n_envs: int, turns: int) -> float:
+    """Env steps per second over ``turns`` vector steps from a reset (one whole episode
+    at the default 8): a dialog's later turns have longer prompts, so a timing that
+    stopped early would favour neither setting fairly."""
     from convenv.splits import training_personas
     from convenv.vec_env import BatchedDialogVecEnv
 
@@ -41,11 +47,18 @@ def steps_per_second(partner, n_envs: int, steps: int) -> float:
     env.seed(0)
     env.reset()
     actions = np.arange(n_envs) % env.action_space.n
-    env.step(actions)  # warm-up: first generate call, caches
     started = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(turns):
         env.step(actions)
-    return n_envs * steps / (time.perf_counter() - started)
+    return n_envs * turns / (time.perf_counter() - started)
+
+
+SETTINGS = {
+    "1 env": (1, False),
+    "16 envs, batched": (16, False),
+    "16 envs, one at a time": (16, True),
+}
+VARIANTS = ("float32", "bf16", "float32 + prefix cache", "bf16 + prefix cache")
 
 
 def main() -> None:
@@ -59,42 +72,53 @@ def main() -> None:
     parser.add_argument(
         "--model", default=None, help="unset: smollm2 (chat) or the built partner (personagpt)"
     )
-    parser.add_argument("--steps", type=int, default=3, help="timed vector steps per setting")
+    parser.add_argument("--turns", type=int, default=8, help="timed vector steps per setting")
     parser.add_argument("--max-new-tokens", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+        help="which rows to measure",
+    )  # fmt: skip
     args = parser.parse_args()
     set_torch_threads(args.threads)
     kind = ChatModelAgent if args.kind == "chat" else PersonaGPTAgent
     if args.model is None:
         args.model = "smollm2" if args.kind == "chat" else str(default_partner_directory("smollm2"))
-    agents = {
-        precision: kind(
-            args.model, device="cpu", precision=precision, max_new_tokens=args.max_new_tokens
-        )
-        for precision in ("float32", "bfloat16")
-    }
-    settings = [
-        ("1 env", 1, False),
-        ("16 envs, batched", 16, False),
-        ("16 envs, one at a time", 16, True),
-    ]
+    agents = {}
+    for variant in VARIANTS:
+        precision = "bfloat16" if variant.startswith("bf16") else "float32"
+        agents[variant] = kind(
+            args.model, device="cpu", precision=precision, max_new_tokens=args.max_new_tokens,
+            prefix_cache_mb=1024 if "prefix cache" in variant else 0,
+        )  # fmt: skip
+        # The first generate call pays one-time costs; no setting should carry them.
+        agents[variant].respond([DialogContext(persona=("i like tea.",), history=("hi!",))])
     rates: dict[tuple[str, str], float] = {}
-    for name, n_envs, single in settings:
-        for precision, agent in agents.items():  # interleaved per setting
+    for name in args.settings:
+        n_envs, single = SETTINGS[name]
+        for variant, agent in agents.items():  # interleaved per setting
+            if hasattr(agent.decode, "prefix_cache") and agent.decode.prefix_cache is not None:
+                agent.decode.prefix_cache.clear()  # each setting starts cold
             partner = OneAtATime(agent) if single else agent
-            rates[name, precision] = steps_per_second(partner, n_envs, args.steps)
-            print(f"  {name:24s} {precision:9s} {rates[name, precision]:7.2f} steps/s", flush=True)
+            rates[name, variant] = steps_per_second(partner, n_envs, args.turns)
+            print(f"  {name:24s} {variant:24s} {rates[name, variant]:7.2f} steps/s", flush=True)
     print(f"\n{args.kind} partner, model {args.model}, {args.threads} threads, "
-          f"{args.max_new_tokens} new tokens max\n")  # fmt: skip
-    print("| setting | float32 steps/s | bf16 steps/s | bf16 / float32 |")
-    print("|---|---|---|---|")
-    for name, _, _ in settings:
-        fp32, bf16 = rates[name, "float32"], rates[name, "bfloat16"]
-        print(f"| {name} | {fp32:.2f} | {bf16:.2f} | {bf16 / fp32:.2f}× |")
-    for precision in agents:
-        batched = rates["16 envs, batched", precision]
-        single = rates["16 envs, one at a time", precision]
-        print(f"batched / one at a time, {precision}: {batched / single:.2f}×")
+          f"{args.max_new_tokens} new tokens max, {args.turns} turns from a reset\n")  # fmt: skip
+    print("| setting | " + " | ".join(f"{v} steps/s" for v in VARIANTS) + " |")
+    print("|---|" + "---|" * len(VARIANTS))
+    for name in args.settings:
+        print(f"| {name} | " + " | ".join(f"{rates[name, v]:.2f}" for v in VARIANTS) + " |")
+    print()
+    for name in args.settings:
+        for precision in ("float32", "bf16"):
+            ratio = rates[name, f"{precision} + prefix cache"] / rates[name, precision]
+            print(f"{name}, {precision}: prefix cache / none {ratio:.2f}×")
+        ratio = rates[name, "bf16 + prefix cache"] / rates[name, "float32"]
+        print(f"{name}: bf16 + prefix cache / float32 {ratio:.2f}×")
+    if {"16 envs, batched", "16 envs, one at a time"} <= set(args.settings):
+        for variant in VARIANTS:
+            ratio = rates["16 envs, batched", variant] / rates["16 envs, one at a time", variant]
+            print(f"batched / one at a time, {variant}: {ratio:.2f}×")
 
 
 if __name__ == "__main__":

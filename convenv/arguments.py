@@ -247,6 +247,7 @@ SPEAKER_FIELDS = (
     "base_url",
     "api_key_env",
     "device",
+    "precision",
 )
 
 
@@ -270,4 +271,5 @@ def speakers_from_arguments(args: Arguments, actions=None) -> tuple[Any, Any, An
     return resolve_speakers(
         config.partner, config.interviewer, config.identifier, actions or ActionSet(),
         config.model, config.device, config.pool_dialogs, config.base_url, config.api_key_env,
+        config.precision,
     )  # fmt: skip

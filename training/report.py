@@ -33,7 +33,9 @@ from convenv.arguments import add_speaker_arguments, positive
 from convenv.cli import plain
 from convenv.run_manifest import write_run_manifest
 
-SPEAKER_OPTIONS = ("partner", "identifier", "model", "base_url", "api_key_env", "device")
+SPEAKER_OPTIONS = (
+    "partner", "identifier", "model", "base_url", "api_key_env", "device", "precision",
+)  # fmt: skip
 IMPOSTORS = ("random", "overlap", "swap")
 POLICIES = ("best-fixed", "claim", "lookahead")
 # The parts, in the order they run; the report shows the signal check before the replay.
