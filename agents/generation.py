@@ -202,7 +202,9 @@ class BatchedDecoder:
             **sampling,
         )
         if self.prefix_cache is not None:
-            cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+            cache = getattr(output, "cache", None)
+            if cache is None:
+                cache = getattr(output, "past_key_values", None)
             if cache is not None:
                 self.prefix_cache.store(rows, batch, cache)
             output = output.sequences

@@ -8,6 +8,7 @@ from convenv.agents.base import DialogContext
 from convenv.agents.personagpt import PersonaGPTAgent, PersonaGPTUnavailable
 from convenv.agents.personagpt_prompt import encode_prompt
 from convenv.env import PersonaInterviewEnv
+from convenv.errors import InvalidArgumentError
 from convenv.identifier import PersonaIdentifier
 from convenv.testing import HashingEncoder
 from convenv.tiny_models import build_tiny_personagpt
@@ -202,3 +203,18 @@ def test_unreachable_hub_fails_in_seconds_without_offline_mode(monkeypatch):
         PersonaGPTAgent("af1tang/personaGPT-not-cached-here")
     assert isinstance(caught.value, ConvenvError)
     assert time.time() - started < 10
+
+
+def test_precision_reaches_a_named_speaker_and_a_bad_one_is_refused(tiny_dir):
+    import torch
+
+    env = PersonaInterviewEnv(
+        partner="personagpt", interviewer="personagpt", model=str(tiny_dir),
+        identifier=PersonaIdentifier(HashingEncoder()), max_turns=2, precision="bfloat16",
+    )  # fmt: skip
+    assert env.engine.partner.model.dtype == torch.bfloat16
+    env.reset(seed=1)
+    _, _, _, _, info = env.step(4)
+    assert isinstance(info["answer"], str)
+    with pytest.raises(InvalidArgumentError, match="precision='fp16'"):
+        PersonaInterviewEnv(partner="personagpt", model=str(tiny_dir), precision="fp16")
