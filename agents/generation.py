@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from convenv.agents.prefix_cache import PrefixCache, batch_layout, supports_prefix_cache
 from convenv.devices import inference_dtype, quiet_model_loading
 from convenv.errors import InvalidArgumentError, ModelUnavailableError, PickledWeightsError
 from convenv.model_source import PRECISIONS
@@ -154,11 +155,8 @@ class BatchedDecoder:
             raise InvalidArgumentError(
                 f"prefix_cache_mb={prefix_cache_mb!r}; pass 0 (off) or a size in MB."
             )
-        if prefix_cache_mb:
-            from convenv.agents.prefix_cache import PrefixCache, supports_prefix_cache
-
-            if supports_prefix_cache(model):
-                self.prefix_cache = PrefixCache(prefix_cache_mb << 20)
+        if prefix_cache_mb and supports_prefix_cache(model):
+            self.prefix_cache = PrefixCache(prefix_cache_mb << 20)
         # transformers renamed generate's `past_key_values` to `cache` within 5.x.
         parameters = inspect.signature(model.prepare_inputs_for_generation).parameters
         self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
@@ -172,14 +170,10 @@ class BatchedDecoder:
             input_ids, attention, width = batch.input_ids, batch.attention_mask, batch.width
             cached = {self.cache_argument: batch.cache} if batch.cache is not None else {}
         else:
-            width = max(len(r) for r in rows)
-            # Left padding: every row's last real token sits at the same position.
-            input_ids = torch.tensor(
-                [[self.pad_id] * (width - len(r)) + list(r) for r in rows], device=self.device
+            input_ids, attention = (
+                t.to(self.device) for t in batch_layout(rows, [0] * len(rows), self.pad_id)
             )
-            attention = torch.tensor(
-                [[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device
-            )
+            width = input_ids.shape[1]
             cached = {}
         seed = seed if seed is not None else self.seed
         if self.do_sample and seed is not None:

@@ -59,6 +59,27 @@ def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     return int(differ[0]) if len(differ) else n
 
 
+def batch_layout(
+    rows: Sequence[Sequence[int]], reused: Sequence[int], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input ids and attention mask of one ``generate`` batch: each row's first
+    ``reused[i]`` tokens right-aligned in a block as wide as the longest reuse, the rest
+    right-aligned in a block after it, padding masked. With nothing reused this is plain
+    left padding: every row's last token sits at the same position."""
+    width_c = max(reused)
+    width_n = max(len(r) - c for r, c in zip(rows, reused, strict=True))
+    ids = torch.full((len(rows), width_c + width_n), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, (row, c) in enumerate(zip(rows, reused, strict=True)):
+        row = torch.as_tensor(np.asarray(row, dtype=np.int64))
+        new = len(row) - c
+        ids[i, width_c - c : width_c] = row[:c]
+        ids[i, width_c + width_n - new :] = row[c:]
+        mask[i, width_c - c : width_c] = 1
+        mask[i, width_c + width_n - new :] = 1
+    return ids, mask
+
+
 def supports_prefix_cache(model) -> bool:
     """Whether ``model``'s dynamic cache is one full-attention layer per decoder layer."""
     try:
@@ -117,16 +138,8 @@ class PrefixCache:
         reused = [length for _, length in matches]
         self.reused_tokens += sum(reused)
         self.read_tokens += sum(len(a) - c for a, c in zip(arrays, reused, strict=True))
+        ids, mask = batch_layout(arrays, reused, pad_id)
         width_c = max(reused)
-        width_n = max(len(a) - c for a, c in zip(arrays, reused, strict=True))
-        ids = torch.full((len(rows), width_c + width_n), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, (a, c) in enumerate(zip(arrays, reused, strict=True)):
-            new = a[c:]
-            ids[i, width_c - c : width_c] = torch.from_numpy(a[:c])
-            ids[i, width_c + width_n - len(new) :] = torch.from_numpy(new)
-            mask[i, width_c - c : width_c] = 1
-            mask[i, width_c + width_n - len(new) :] = 1
         cache = None
         if width_c:
             layers = []
@@ -141,7 +154,7 @@ class PrefixCache:
                         values[i, :, width_c - c :] = entry.layers[layer][1][:, :c]
                 layers.append((keys.to(device), values.to(device)))
             cache = DynamicCache(ddp_cache_data=layers, config=config)
-        return PreparedBatch(ids.to(device), mask.to(device), cache, reused, width_c + width_n)
+        return PreparedBatch(ids.to(device), mask.to(device), cache, reused, ids.shape[1])
 
     def store(self, rows: Sequence[list[int]], batch: PreparedBatch, cache) -> None:
         """Keeps each row's prompt from the cache ``generate`` returned. A stored prompt

@@ -94,7 +94,7 @@ def test_the_build_honours_the_budget_and_resumes(tiny_gguf, tmp_path):
         grad_accum=1,
         max_length=256,
         save_every=1,
-        precision="fp32",
+        precision="float32",
         threads=1,
         progress=False,
     )

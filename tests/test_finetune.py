@@ -1,6 +1,7 @@
 """Supervised fine-tuning on the tiny PersonaGPT stand-in."""
 
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -311,3 +312,12 @@ def test_the_held_out_split_keeps_every_task():
     assert len(capped) == 4 and {e.task for e in capped} == {"action", "persona"}
     with pytest.raises(InvalidArgumentError, match="action_share"):
         FinetuneConfig(action_share=1.0)
+
+
+def test_precision_is_spelled_as_everywhere_else():
+    config = partial(FinetuneConfig, task="personachat")
+    assert config(precision="bfloat16").precision == "bfloat16"
+    with pytest.warns(DeprecationWarning, match="'bf16' is now spelled 'bfloat16'"):
+        assert config(precision="bf16").precision == "bfloat16"
+    with pytest.raises(InvalidArgumentError, match=r"precision='fp16'; pass one of"):
+        config(precision="fp16")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from convenv.agents.base import DialogContext
-from convenv.agents.prefix_cache import CachedPrompt, PrefixCache, common_prefix
+from convenv.agents.prefix_cache import CachedPrompt, PrefixCache, batch_layout, common_prefix
 from convenv.errors import InvalidArgumentError
 
 PERSONAS = [
@@ -93,6 +93,18 @@ def test_the_store_keeps_to_its_size_oldest_first(chat_dir):
     assert len(store) == len(PERSONAS)
     store.clear()
     assert len(store) == 0 and store.nbytes == 0
+
+
+def test_one_layout_serves_both_paths():
+    rows = [[5, 6, 7], [8], [1, 2, 3, 4]]
+    # Nothing reused: plain left padding, every row's last token in the last column.
+    ids, mask = batch_layout(rows, [0, 0, 0], pad_id=0)
+    assert ids.tolist() == [[0, 5, 6, 7], [0, 0, 0, 8], [1, 2, 3, 4]]
+    assert mask.tolist() == [[0, 1, 1, 1], [0, 0, 0, 1], [1, 1, 1, 1]]
+    # Reused prefixes right-aligned in their own block, new tokens in the next one.
+    ids, mask = batch_layout(rows, [2, 0, 1], pad_id=0)
+    assert ids.tolist() == [[5, 6, 0, 0, 7], [0, 0, 0, 0, 8], [0, 1, 2, 3, 4]]
+    assert mask.tolist() == [[1, 1, 0, 0, 1], [0, 0, 0, 0, 1], [0, 1, 1, 1, 1]]
 
 
 def test_a_match_always_leaves_a_token_to_read():

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from convenv.cli import plain
 from convenv.errors import InvalidArgumentError
-from convenv.training.finetune import PRECISIONS, FinetuneConfig, finetune
+from convenv.model_source import PRECISIONS
+from convenv.training.finetune import FinetuneConfig, finetune
 from convenv.training.label_store import DEFAULT_STORE
 
 DEFAULT_BASE = "smollm2"
@@ -68,7 +69,7 @@ class BuildPartnerConfig:
     save_every: int = field(default=20, metadata={"help": "checkpoint every N updates"})
     precision: str = field(
         default="auto",
-        metadata={"help": "bf16 or fp32 autocast, or auto (timed)", "choices": PRECISIONS},
+        metadata={"help": "bfloat16 or float32 autocast, or auto (timed)", "choices": PRECISIONS},
     )
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: free cores)"})

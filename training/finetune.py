@@ -27,6 +27,7 @@ import random
 import shutil
 import signal
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
@@ -38,11 +39,13 @@ from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
 from convenv.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.errors import InvalidArgumentError, PickledWeightsError
+from convenv.model_source import PRECISIONS
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 from convenv.training.label_store import DEFAULT_STORE
 
 TASKS = ("actions", "personachat", "partner")
-PRECISIONS = ("auto", "bf16", "fp32")
+# The training jobs' earlier spellings of PRECISIONS: still read, with a warning.
+LEGACY_PRECISIONS = {"bf16": "bfloat16", "fp32": "float32"}
 STATE_FILE = "training_state.pt"
 # How sure the goal judge must be of a Persona-Chat question's code to train the
 # interviewer on it (with the nearest hand-labelled questions agreeing).
@@ -104,7 +107,7 @@ class FinetuneConfig:
     precision: str = field(
         default="auto",
         metadata={
-            "help": "autocast: bf16, fp32, or auto (the faster, timed on one batch)",
+            "help": "autocast: bfloat16, float32, or auto (the faster, timed on one batch)",
             "choices": PRECISIONS,
         },
     )
@@ -148,6 +151,14 @@ class FinetuneConfig:
             raise InvalidArgumentError(
                 f"max_minutes={self.max_minutes}; pass 0 (no budget) or a positive number."
             )
+        if self.precision in LEGACY_PRECISIONS:
+            new = LEGACY_PRECISIONS[self.precision]
+            warnings.warn(
+                f"precision={self.precision!r} is now spelled {new!r}, as everywhere else.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            self.precision = new
         if self.precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision={self.precision!r}; pass one of {PRECISIONS}.")
 
@@ -256,7 +267,7 @@ def choose_bf16(model, batch: dict, device: torch.device, precision: str) -> boo
     ones, so a CPU is measured rather than guessed.
     """
     if precision != "auto":
-        return precision == "bf16"
+        return precision == "bfloat16"
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
