@@ -47,6 +47,12 @@ def git_commit() -> str | None:
         return None
 
 
+# Read when a job starts (its module imports this one), not when it ends: a checkout
+# that is committed to or edited during an hours-long run must not be credited with
+# that run's results.
+COMMIT_AT_START = git_commit()
+
+
 def write_run_manifest(
     out: Path | str,
     job: str,
@@ -76,12 +82,14 @@ def write_run_manifest(
         "versions": package_versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "git_commit": git_commit(),
+        "git_commit": COMMIT_AT_START,
         "config": config,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         **extra,
     }
+    if (at_end := git_commit()) != COMMIT_AT_START:
+        manifest["git_commit_at_end"] = at_end
     if earlier:
         manifest["earlier"] = earlier
     path = out / name

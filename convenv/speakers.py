@@ -208,20 +208,31 @@ def _consistent(request: SpeakerRequest, role: str):
     )
 
 
+# A generative speaker samples its answers by default; ":greedy" makes it answer the
+# same way every time, so a fork's gain is the question's, not a lucky draw's.
+DECODING_PRESETS = ("sampled", "greedy")
+
+
+def _samples(request: SpeakerRequest) -> bool:
+    return request.preset != "greedy"
+
+
 def _personagpt(request: SpeakerRequest, role: str):
     from convenv.agents.personagpt import DEFAULT_MODEL, PersonaGPTAgent
 
     return PersonaGPTAgent(
-        request.model or DEFAULT_MODEL, device=request.device, precision=request.precision
-    )
+        request.model or DEFAULT_MODEL, device=request.device, precision=request.precision,
+        do_sample=_samples(request),
+    )  # fmt: skip
 
 
 def _chat(request: SpeakerRequest, role: str):
     from convenv.agents.chat_model import ChatModelAgent
 
     return ChatModelAgent(
-        request.model or "smollm2", device=request.device, precision=request.precision
-    )
+        request.model or "smollm2", device=request.device, precision=request.precision,
+        do_sample=_samples(request),
+    )  # fmt: skip
 
 
 def _served(request: SpeakerRequest, role: str):
@@ -232,7 +243,8 @@ def _served(request: SpeakerRequest, role: str):
             "the served partner needs base_url= (--base-url, e.g. http://127.0.0.1:8000/v1) "
             "and model= (--model, the served model's name)."
         )
-    return ServedChatAgent(request.base_url, request.model, request.api_key_env)
+    sampling = {} if _samples(request) else {"temperature": 0.0, "top_p": 1.0}
+    return ServedChatAgent(request.base_url, request.model, request.api_key_env, **sampling)
 
 
 def _zero_shot(request: SpeakerRequest):
@@ -270,30 +282,34 @@ register_speaker(
 register_speaker(
     SpeakerKind(
         "personagpt",
-        "a causal LM in PersonaGPT's layout (--model: hub name, directory, GGUF file or 'smollm2')",
+        "a causal LM in PersonaGPT's layout (--model: hub name, directory, GGUF file or "
+        "'smollm2'; personagpt:greedy decodes greedily)",
         frozenset({PARTNER, INTERVIEWER}),
         _personagpt,
         shared_between_roles=True,
+        presets=DECODING_PRESETS,
     )
 )
 register_speaker(
     SpeakerKind(
         "chat",
         "an instruct model with a chat template, the persona in its system message "
-        "(--model: directory, hub name, GGUF file or smollm2)",
+        "(--model: directory, hub name, GGUF file or smollm2; chat:greedy decodes greedily)",
         frozenset({PARTNER, INTERVIEWER}),
         _chat,
         shared_between_roles=True,
+        presets=DECODING_PRESETS,
     )
 )
 register_speaker(
     SpeakerKind(
         "openai",
         "a model served behind an OpenAI-compatible API (vLLM, TGI, llama.cpp, convenv "
-        "serve-chat): --base-url and --model",
+        "serve-chat): --base-url and --model (openai:greedy asks for temperature 0)",
         frozenset({PARTNER, INTERVIEWER}),
         _served,
         shared_between_roles=True,
+        presets=DECODING_PRESETS,
     )
 )
 register_identifier(IdentifierKind("zero-shot", "MiniLM cosine, max over sentences", _zero_shot))

@@ -126,6 +126,21 @@ def test_the_chat_partner_runs_through_every_env(taught):
     assert rewards.shape == (2,)
 
 
+def test_the_greedy_preset_answers_the_same_whatever_the_seed(taught):
+    from convenv.actions import ActionSet
+    from convenv.speakers import resolve_speakers, speaker_names
+
+    assert {"chat:greedy", "personagpt:greedy", "openai:greedy"} <= set(speaker_names("partner"))
+    objects = GoalInterviewer(), PersonaIdentifier(HashingEncoder())
+    greedy, _, _ = resolve_speakers("chat:greedy", *objects, ActionSet(), str(taught), "cpu")
+    sampled, _, _ = resolve_speakers("chat", *objects, ActionSet(), str(taught), "cpu")
+    assert not greedy.decode.do_sample and sampled.decode.do_sample
+    contexts = [DialogContext(("hi!",), PERSONAS[0], seed=seed) for seed in range(4)]
+    assert greedy.respond(contexts) == [REPLIES[0]] * 4
+    with pytest.raises(InvalidArgumentError, match="chat:hot"):
+        resolve_speakers("chat:hot", *objects, ActionSet(), str(taught), "cpu")
+
+
 def test_a_model_without_a_chat_template_is_refused(tmp_path):
     from convenv.tiny_models import build_tiny_personagpt
 
