@@ -32,7 +32,8 @@ def manifest(directory: Path) -> dict:
 
 def command_of(run: dict) -> str:
     argv = list(run.get("command") or [])
-    if argv and argv[0].endswith("convenv"):
+    # The console script, or `python -m convenv.cli` (argv[0] is then the module's path).
+    if argv and argv[0].endswith(("convenv", "convenv/cli.py")):
         argv[0] = "convenv"
     return " ".join(argv)
 
