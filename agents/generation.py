@@ -14,7 +14,7 @@ import torch
 from convenv.agents.prefix_cache import PrefixCache, batch_layout, supports_prefix_cache
 from convenv.devices import inference_dtype, quiet_model_loading
 from convenv.errors import InvalidArgumentError, ModelUnavailableError, PickledWeightsError
-from convenv.model_source import PRECISIONS
+from convenv.model_source import check_precision
 
 
 class ModelLoadError(ModelUnavailableError):
@@ -107,8 +107,7 @@ def context_length(model, fallback: int) -> int:
 
 def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
     """``"auto"`` (bf16 on CUDA, float32 elsewhere), ``"float32"`` or ``"bfloat16"``."""
-    if precision not in PRECISIONS:
-        raise InvalidArgumentError(f"precision={precision!r}; pass one of {PRECISIONS}.")
+    check_precision(precision)
     if precision == "auto":
         return inference_dtype(device)
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]

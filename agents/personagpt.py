@@ -9,7 +9,6 @@ import torch
 
 from convenv.agents.base import DialogContext
 from convenv.agents.generation import (
-    PRECISIONS,
     BatchedDecoder,
     context_length,
     hub_reachable,
@@ -19,6 +18,7 @@ from convenv.agents.generation import (
 from convenv.agents.personagpt_prompt import EOS, encode_prompt, ensure_special_tokens
 from convenv.devices import resolve_device
 from convenv.errors import InvalidArgumentError, ModelUnavailableError
+from convenv.model_source import PRECISIONS
 
 DEFAULT_MODEL = "af1tang/personaGPT"
 # Re-exported: the fine-tuning jobs load PersonaGPT-layout models through this module.

